@@ -1,0 +1,1 @@
+//! Which compute backend the app and CLI run on.

@@ -1,0 +1,9 @@
+//! polyprompt: soft prompt tuning for cross-lingual transfer (Philippy et al., 2024, "When Less is More").
+//!
+//! A frozen multilingual causal LM (XGLM or BLOOM) and a few trainable prompt vectors placed among its
+//! input embeddings. This library is the backend-agnostic core shared by the browser app (`app`, wasm
+//! only) and the native CLI (`src/bin/polyprompt.rs`): the same code runs on WebGPU, wasm CPU and native.
+pub mod backend;
+
+#[cfg(target_arch = "wasm32")]
+pub mod app;
