@@ -1,1 +1,141 @@
-//! Which compute backend the app and CLI run on.
+//! Which compute device the app and the CLI run on, and a tiny end-to-end check that it trains.
+//!
+//! WebGPU (through burn's wgpu runtime) when the platform offers an adapter, otherwise burn's pure-Rust
+//! CPU backend (`flex`), which also runs inside wasm. The device must be initialised asynchronously in
+//! a browser, and every read back from it is asynchronous there too.
+use burn::module::{Module, Param};
+use burn::optim::{AdamWConfig, GradientsParams};
+use burn::tensor::{Device, Tensor, TensorData};
+
+/// What the user asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Preference {
+    /// WebGPU if an adapter is available, else the CPU.
+    Auto,
+    /// The CPU even if a GPU is there (reproducible numbers, or a GPU that misbehaves).
+    Cpu,
+}
+
+/// The device in use, described for people.
+#[derive(Clone, Debug, PartialEq)]
+pub enum BackendInfo {
+    Gpu { adapter: String, max_binding_bytes: u64, max_buffer_bytes: u64 },
+    /// CPU fallback, with the reason the GPU was not used.
+    Cpu { reason: String },
+}
+
+impl BackendInfo {
+    pub fn is_gpu(&self) -> bool {
+        matches!(self, BackendInfo::Gpu { .. })
+    }
+
+    /// One line for a header badge or a log: "WebGPU · <adapter>" or "CPU (flex) — <why>".
+    pub fn label(&self) -> String {
+        match self {
+            BackendInfo::Gpu { adapter, .. } => format!("WebGPU · {adapter}"),
+            BackendInfo::Cpu { reason } => format!("CPU (flex) — {reason}"),
+        }
+    }
+}
+
+/// Initialise the best device allowed by `preference`; never fails, falls back to the CPU instead.
+pub async fn init(preference: Preference) -> (Device, BackendInfo) {
+    if preference == Preference::Cpu {
+        return (Device::flex(), BackendInfo::Cpu { reason: "CPU chosen by the user".into() });
+    }
+    match Device::wgpu_options().init_with_setup_async().await {
+        Ok((device, setup)) => {
+            let info = setup.adapter.get_info();
+            let limits = setup.adapter.limits();
+            // Browsers may hide the adapter's name but still describe it in `driver_info`.
+            let adapter = [info.name.as_str(), info.driver_info.as_str(), info.driver.as_str()]
+                .into_iter()
+                .find(|s| !s.is_empty())
+                .unwrap_or("unnamed adapter")
+                .to_string();
+            let info = BackendInfo::Gpu {
+                adapter: format!("{adapter} ({:?})", info.device_type).replace(" (Other)", ""),
+                max_binding_bytes: limits.max_storage_buffer_binding_size as u64,
+                max_buffer_bytes: limits.max_buffer_size,
+            };
+            (device, info)
+        }
+        Err(err) => (Device::flex(), BackendInfo::Cpu { reason: format!("no WebGPU adapter ({err})") }),
+    }
+}
+
+/// The outcome of [`engine_check`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct EngineCheck {
+    pub loss_before: f32,
+    pub loss_after: f32,
+}
+
+impl EngineCheck {
+    pub fn passed(&self) -> bool {
+        self.loss_after.is_finite() && self.loss_after < self.loss_before
+    }
+}
+
+#[derive(Module, Debug)]
+struct Probe {
+    weight: Param<Tensor<2>>,
+}
+
+/// Fits a 4-weight linear map for a few AdamW steps with autodiff, reading the loss back
+/// asynchronously: forward, backward, optimizer step and readback all work on `device`.
+pub async fn engine_check(device: &Device) -> Result<EngineCheck, String> {
+    let device = device.clone().autodiff();
+    let inputs = Tensor::<2>::from_data(
+        TensorData::new((0..32).map(|i| ((i * 7 % 11) as f32 - 5.0) / 5.0).collect::<Vec<_>>(), [8, 4]),
+        &device,
+    );
+    let truth = Tensor::<2>::from_data(TensorData::new(vec![0.5f32, -1.0, 2.0, 0.25], [4, 1]), &device);
+    let targets = inputs.clone().matmul(truth).detach();
+    let mut probe = Probe { weight: Param::from_tensor(Tensor::zeros([4, 1], &device)) };
+    let mut optimizer = AdamWConfig::new().with_weight_decay(0.0).init();
+    let loss_of = |probe: &Probe| (inputs.clone().matmul(probe.weight.val()) - targets.clone()).square().mean();
+
+    let mut first = None;
+    for _ in 0..5 {
+        let loss = loss_of(&probe);
+        if first.is_none() {
+            first = Some(read_scalar(loss.clone()).await?);
+        }
+        let grads = GradientsParams::from_grads(loss.backward(), &probe);
+        probe = optimizer.step(0.1, probe, grads);
+    }
+    let loss_after = read_scalar(loss_of(&probe)).await?;
+    Ok(EngineCheck { loss_before: first.unwrap_or(f32::NAN), loss_after })
+}
+
+async fn read_scalar(tensor: Tensor<1>) -> Result<f32, String> {
+    let data = tensor.into_data_async().await.map_err(|e| format!("reading back from the device failed: {e:?}"))?;
+    data.try_to_vec::<f32>().map_err(|e| format!("{e:?}")).map(|v| v[0])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_check_learns_on_the_cpu() {
+        let (device, info) = pollster::block_on(init(Preference::Cpu));
+        assert!(!info.is_gpu());
+        let check = pollster::block_on(engine_check(&device)).unwrap();
+        assert!(check.passed(), "{check:?}");
+        assert!(check.loss_after < 0.8 * check.loss_before, "{check:?}");
+    }
+
+    #[test]
+    fn engine_check_learns_on_wgpu_where_an_adapter_exists() {
+        let (device, info) = pollster::block_on(init(Preference::Auto));
+        if !info.is_gpu() {
+            eprintln!("skipped on wgpu: {}", info.label());
+            return;
+        }
+        let check = pollster::block_on(engine_check(&device)).unwrap();
+        assert!(check.passed(), "{} {check:?}", info.label());
+        eprintln!("ran on {}", info.label());
+    }
+}

@@ -1,0 +1,44 @@
+// The app mounts, reports its compute backend, and runs a real training step on it:
+// once on Chromium's software WebGPU adapter and once with no WebGPU at all (CPU fallback).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { startServer, launch, shots } from './browser.mjs';
+
+let server;
+before(async () => { server = await startServer(); });
+after(() => server.stop());
+
+for (const { name, webgpu, backend } of [
+  { name: 'webgpu', webgpu: true, backend: 'webgpu' },
+  { name: 'cpu-fallback', webgpu: false, backend: 'cpu' },
+]) {
+  test(`app mounts and trains a step on ${name}`, { timeout: 240_000 }, async () => {
+    const browser = await launch({ webgpu });
+    try {
+      const { page } = browser;
+      await page.goto(server.url);
+      await page.getByTestId('app-main').waitFor();
+      const check = page.getByTestId('engine-check');
+      await page.waitForFunction(
+        () => document.querySelector('[data-testid=engine-check]')?.dataset.status !== 'running',
+        null, { timeout: 200_000 });
+      const badge = page.getByTestId('backend-badge');
+      assert.equal(await badge.getAttribute('data-backend'), backend, await badge.innerText());
+      const label = await badge.innerText();
+      if (backend === 'webgpu') assert.match(label, /WebGPU · \S+/);
+      else assert.match(label, /CPU \(wasm\)[\s\S]*WebGPU unavailable/);
+      assert.equal(await check.getAttribute('data-status'), 'passed', await check.innerText());
+      const before = Number(await check.getAttribute('data-loss-before'));
+      const after = Number(await check.getAttribute('data-loss-after'));
+      assert.ok(after < before, `loss ${before} -> ${after}`);
+      await page.screenshot({ path: path.join(shots, `app-${name}.png`), fullPage: true });
+    } catch (error) {
+      await browser.page.screenshot({ path: path.join(shots, `app-${name}-failure.png`) }).catch(() => {});
+      console.error(browser.log.join('\n'));
+      throw error;
+    } finally {
+      await browser.close();
+    }
+  });
+}

@@ -1,0 +1,48 @@
+// Shared helpers for the browser tests: the static server and a headless Chromium.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+export const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const shots = path.join(repo, 'target/e2e');
+fs.mkdirSync(shots, { recursive: true });
+
+/** Serves the built app (dist/) and the dev SIB-200 copy on a free port; resolves to its base URL. */
+export async function startServer() {
+  const child = spawn('node', [
+    path.join(repo, 'scripts/static-server.mjs'), '--port', '0',
+    '--mount', `/=${path.join(repo, 'dist')}`,
+    '--mount', `/data/sib200/=${path.join(repo, '../shared/data/sib200')}`,
+    '--mount', `/fixtures/=${path.join(repo, 'tests/fixtures')}`,
+  ], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise((resolve, reject) => {
+    child.stdout.once('data', (line) => resolve(Number(String(line).split(' ')[1])));
+    child.once('exit', (code) => reject(new Error(`static server exited with ${code}`)));
+  });
+  return { url: `http://127.0.0.1:${port}/`, stop: () => child.kill() };
+}
+
+/**
+ * Launches Debian's Chromium headless with a fresh profile. With `webgpu`, Chromium exposes its
+ * software WebGPU adapter (SwiftShader); without it there is no adapter and the app must fall back.
+ */
+export async function launch({ webgpu }) {
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'polyprompt-chromium-'));
+  const args = ['--no-sandbox', '--disable-background-networking', '--disable-component-update',
+    '--disable-sync', '--no-first-run'];
+  if (webgpu) args.push('--enable-unsafe-webgpu');
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    args,
+    viewport: { width: 1280, height: 800 },
+  });
+  const page = context.pages()[0] ?? (await context.newPage());
+  const log = [];
+  page.on('console', (msg) => log.push(`[${msg.type()}] ${msg.text()}`));
+  page.on('pageerror', (err) => log.push(`[pageerror] ${err.message}`));
+  return { context, page, log, close: () => context.close() };
+}
