@@ -43,24 +43,55 @@ pub async fn init(preference: Preference) -> (Device, BackendInfo) {
     if preference == Preference::Cpu {
         return (Device::flex(), BackendInfo::Cpu { reason: "CPU chosen by the user".into() });
     }
+    // In a browser, ask first: wgpu's own error for a missing adapter is a wall of native-API names.
+    #[cfg(target_arch = "wasm32")]
+    let browser_name = match browser::adapter_name().await {
+        Ok(name) => name,
+        Err(reason) => return (Device::flex(), BackendInfo::Cpu { reason }),
+    };
+    #[cfg(not(target_arch = "wasm32"))]
+    let browser_name = String::new();
+
     match Device::wgpu_options().init_with_setup_async().await {
         Ok((device, setup)) => {
             let info = setup.adapter.get_info();
             let limits = setup.adapter.limits();
-            // Browsers may hide the adapter's name but still describe it in `driver_info`.
-            let adapter = [info.name.as_str(), info.driver_info.as_str(), info.driver.as_str()]
+            let adapter = [info.name.as_str(), browser_name.as_str(), info.driver.as_str()]
                 .into_iter()
                 .find(|s| !s.is_empty())
                 .unwrap_or("unnamed adapter")
                 .to_string();
             let info = BackendInfo::Gpu {
-                adapter: format!("{adapter} ({:?})", info.device_type).replace(" (Other)", ""),
+                adapter,
                 max_binding_bytes: limits.max_storage_buffer_binding_size as u64,
                 max_buffer_bytes: limits.max_buffer_size,
             };
             (device, info)
         }
-        Err(err) => (Device::flex(), BackendInfo::Cpu { reason: format!("no WebGPU adapter ({err})") }),
+        Err(err) => (Device::flex(), BackendInfo::Cpu { reason: format!("WebGPU could not start ({err})") }),
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+mod browser {
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen_futures::JsFuture;
+
+    /// The browser's description of its WebGPU adapter ("google swiftshader"), or why there is none.
+    /// Browsers hide the adapter's name from wgpu but give vendor and architecture here.
+    pub async fn adapter_name() -> Result<String, String> {
+        let navigator = web_sys::window().ok_or("no browser window")?.navigator();
+        if js_sys::Reflect::get(&navigator, &"gpu".into()).map_or(true, |gpu| gpu.is_undefined()) {
+            return Err("this browser does not offer WebGPU".into());
+        }
+        let promise: js_sys::Promise = navigator.gpu().request_adapter().unchecked_into();
+        let adapter = JsFuture::from(promise).await.map_err(|e| format!("WebGPU adapter request failed: {e:?}"))?;
+        if adapter.is_null() || adapter.is_undefined() {
+            return Err("the browser offers no WebGPU adapter (WebGPU switched off, or no supported GPU)".into());
+        }
+        let info = adapter.unchecked_into::<web_sys::GpuAdapter>().info();
+        let parts = [info.vendor(), info.architecture(), info.device(), info.description()];
+        Ok(parts.iter().filter(|p| !p.is_empty()).cloned().collect::<Vec<_>>().join(" "))
     }
 }
 
