@@ -1,6 +1,6 @@
 // A small static file server for development and the browser tests (Node's standard library only).
-// Usage: node scripts/static-server.mjs --port 8081 --mount /=dist --mount /data/sib200/=../shared/data/sib200
-// Serves on 127.0.0.1 only. Prints "listening <port>" once ready (port 0 picks a free one).
+// Usage: node scripts/static-server.mjs [--log] --port 8081 --mount /=dist --mount /data/sib200/=../shared/data/sib200
+// Serves on 127.0.0.1 only. Prints "listening <port>" once ready (port 0 picks a free one), then with --log one line per request.
 import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -14,9 +14,11 @@ const TYPES = {
 
 const args = process.argv.slice(2);
 let port = 8081;
+let logRequests = false;
 const mounts = [];
 for (let i = 0; i < args.length; i += 2) {
-  if (args[i] === '--port') port = Number(args[i + 1]);
+  if (args[i] === '--log') { logRequests = true; i -= 1; }
+  else if (args[i] === '--port') port = Number(args[i + 1]);
   else if (args[i] === '--mount') {
     const [prefix, dir] = args[i + 1].split('=');
     mounts.push({ prefix, dir: path.resolve(dir) });
@@ -38,6 +40,7 @@ function resolve(urlPath) {
 http.createServer((req, res) => {
   const urlPath = decodeURIComponent(new URL(req.url, 'http://localhost').pathname);
   const file = resolve(urlPath);
+  if (logRequests) console.log(`${req.method} ${urlPath}`);
   if (!file || !fs.existsSync(file)) {
     res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found: ${urlPath}\n`);
     return;

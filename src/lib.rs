@@ -5,6 +5,7 @@
 //! only) and the native CLI (`src/bin/polyprompt.rs`): the same code runs on WebGPU, wasm CPU and native.
 pub mod backend;
 pub mod hub;
+pub mod model;
 
 #[cfg(target_arch = "wasm32")]
 pub mod app;

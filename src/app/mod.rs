@@ -1,6 +1,9 @@
 //! The Leptos (client-side rendered) app: one component per thing the user sees.
 mod backend_badge;
+mod download;
 mod engine_check;
+mod format;
+mod model_picker;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -8,6 +11,7 @@ use leptos::task::spawn_local;
 use crate::backend::{self, BackendInfo, EngineCheck, Preference};
 use backend_badge::BackendBadge;
 use engine_check::EngineCheckPanel;
+use model_picker::{ModelFiles, ModelPicker, ModelSummary};
 
 /// Where the app's compute device stands.
 #[derive(Clone, Debug, PartialEq)]
@@ -19,6 +23,7 @@ pub enum DeviceState {
 #[component]
 pub fn App() -> impl IntoView {
     let device_state = RwSignal::new(DeviceState::Starting);
+    let model_files = RwSignal::new(None::<ModelFiles>);
     spawn_local(async move {
         let (device, info) = backend::init(Preference::Auto).await;
         let check = backend::engine_check(&device).await;
@@ -37,6 +42,8 @@ pub fn App() -> impl IntoView {
             <BackendBadge state=device_state />
         </header>
         <main data-testid="app-main">
+            <ModelPicker on_ready=Callback::new(move |files| model_files.set(Some(files))) />
+            <ModelSummary files=model_files />
             <EngineCheckPanel state=device_state />
         </main>
     }

@@ -10,19 +10,34 @@ export const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export const shots = path.join(repo, 'target/e2e');
 fs.mkdirSync(shots, { recursive: true });
 
-/** Serves the built app (dist/) and the dev SIB-200 copy on a free port; resolves to its base URL. */
+/**
+ * Serves the built app (dist/), the dev SIB-200 copy, and the tiny fixture models laid out like the
+ * Hugging Face hub (`/<owner>/<name>/resolve/main/<file>`) on a free port. `requests` lists every path
+ * asked for, so tests can tell a download from a cache hit.
+ */
 export async function startServer() {
   const child = spawn('node', [
-    path.join(repo, 'scripts/static-server.mjs'), '--port', '0',
+    path.join(repo, 'scripts/static-server.mjs'), '--log', '--port', '0',
     '--mount', `/=${path.join(repo, 'dist')}`,
     '--mount', `/data/sib200/=${path.join(repo, '../shared/data/sib200')}`,
-    '--mount', `/fixtures/=${path.join(repo, 'tests/fixtures')}`,
+    '--mount', `/polyprompt-test/tiny-bloom/resolve/main/=${path.join(repo, 'tests/fixtures/tiny-bloom')}`,
+    '--mount', `/polyprompt-test/tiny-xglm/resolve/main/=${path.join(repo, 'tests/fixtures/tiny-xglm')}`,
   ], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const requests = [];
   const port = await new Promise((resolve, reject) => {
-    child.stdout.once('data', (line) => resolve(Number(String(line).split(' ')[1])));
+    let buffered = '';
+    child.stdout.on('data', (data) => {
+      buffered += data;
+      const lines = buffered.split('\n');
+      buffered = lines.pop();
+      for (const line of lines) {
+        if (line.startsWith('listening ')) resolve(Number(line.split(' ')[1]));
+        else requests.push(line);
+      }
+    });
     child.once('exit', (code) => reject(new Error(`static server exited with ${code}`)));
   });
-  return { url: `http://127.0.0.1:${port}/`, stop: () => child.kill() };
+  return { url: `http://127.0.0.1:${port}/`, requests, stop: () => child.kill() };
 }
 
 /**

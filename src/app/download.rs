@@ -1,0 +1,140 @@
+//! Downloads with progress, kept in the browser's Cache Storage so a reload does not fetch again.
+use js_sys::{Reflect, Uint8Array};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Cache, ReadableStreamDefaultReader, Response};
+
+/// One Cache Storage bucket for every model and data file, so "clear cache" has one thing to delete.
+pub const CACHE_NAME: &str = "polyprompt-v1";
+
+/// Where a download stands, for a progress bar.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Progress {
+    pub received: u64,
+    /// From `Content-Length`; unknown for compressed or chunked responses.
+    pub total: Option<u64>,
+    pub bytes_per_second: f64,
+    pub from_cache: bool,
+}
+
+impl Progress {
+    pub fn fraction(&self) -> Option<f64> {
+        self.total.filter(|&t| t > 0).map(|t| self.received as f64 / t as f64)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DownloadError {
+    #[error("could not reach {url} ({detail}): check the address and your connection, then try again")]
+    Network { url: String, detail: String },
+    #[error("{url} answered {status}{hint}")]
+    Status { url: String, status: u16, hint: &'static str },
+    #[error("the download of {url} broke off after {received} bytes ({detail}): try again")]
+    Interrupted { url: String, received: u64, detail: String },
+}
+
+/// Fetches `url`, from Cache Storage when it is there, reporting progress; stores what it fetched.
+/// A cache that cannot be opened or written (private mode, quota full) only costs the caching.
+pub async fn fetch_cached(url: &str, on_progress: &dyn Fn(Progress)) -> Result<Vec<u8>, DownloadError> {
+    let cache = open_cache().await;
+    if let Some(cache) = &cache {
+        if let Some(hit) = cached_response(cache, url).await {
+            let bytes = read_body(url, hit, &|mut p| {
+                p.from_cache = true;
+                on_progress(p)
+            })
+            .await?;
+            return Ok(bytes);
+        }
+    }
+    let network = |detail: JsValue| DownloadError::Network { url: url.into(), detail: js_message(&detail) };
+    let window = web_sys::window().expect("a browser window");
+    let response: Response = JsFuture::from(window.fetch_with_str(url)).await.map_err(network)?.unchecked_into();
+    if !response.ok() {
+        let hint = match response.status() {
+            404 => ": no such file — check the model id, revision and file name",
+            401 | 403 => ": access denied — the repository may be private or gated; download it and pick the files locally",
+            _ => ": the server failed — try again later",
+        };
+        return Err(DownloadError::Status { url: url.into(), status: response.status(), hint });
+    }
+    // Cache a tee of the stream while reading the other half: one network read, no second copy here.
+    if let (Some(cache), Ok(copy)) = (&cache, response.clone()) {
+        let put = cache.put_with_str(url, &copy);
+        wasm_bindgen_futures::spawn_local(async move {
+            if let Err(e) = JsFuture::from(put).await {
+                web_sys::console::warn_1(&format!("not cached (storage full?): {}", js_message(&e)).into());
+            }
+        });
+    }
+    read_body(url, response, on_progress).await
+}
+
+async fn open_cache() -> Option<Cache> {
+    let caches = web_sys::window()?.caches().ok()?;
+    JsFuture::from(caches.open(CACHE_NAME)).await.ok().map(JsCast::unchecked_into)
+}
+
+async fn cached_response(cache: &Cache, url: &str) -> Option<Response> {
+    let hit = JsFuture::from(cache.match_with_str(url)).await.ok()?;
+    hit.dyn_into::<Response>().ok()
+}
+
+async fn read_body(url: &str, response: Response, on_progress: &dyn Fn(Progress)) -> Result<Vec<u8>, DownloadError> {
+    let total = response
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.parse::<u64>().ok());
+    let started = now_ms();
+    let mut last_report = f64::NEG_INFINITY;
+    let mut bytes = Vec::with_capacity(total.unwrap_or(0).min(1 << 31) as usize);
+    let broke = |received: u64, e: JsValue| DownloadError::Interrupted {
+        url: url.into(),
+        received,
+        detail: js_message(&e),
+    };
+    let Some(body) = response.body() else {
+        return Ok(bytes);
+    };
+    let reader: ReadableStreamDefaultReader = body.get_reader().unchecked_into();
+    loop {
+        let chunk = JsFuture::from(reader.read()).await.map_err(|e| broke(bytes.len() as u64, e))?;
+        let done = Reflect::get(&chunk, &"done".into()).map(|d| d.is_truthy()).unwrap_or(true);
+        if done {
+            break;
+        }
+        let value: Uint8Array = Reflect::get(&chunk, &"value".into())
+            .map_err(|e| broke(bytes.len() as u64, e))?
+            .unchecked_into();
+        let start = bytes.len();
+        bytes.resize(start + value.length() as usize, 0);
+        value.copy_to(&mut bytes[start..]);
+        // A gigabyte arrives in ~16k chunks: redraw progress a few times a second, not per chunk.
+        if now_ms() - last_report >= 100.0 {
+            last_report = now_ms();
+            report(bytes.len() as u64, total, started, on_progress);
+        }
+    }
+    report(bytes.len() as u64, total, started, on_progress);
+    Ok(bytes)
+}
+
+fn report(received: u64, total: Option<u64>, started: f64, on_progress: &dyn Fn(Progress)) {
+    let seconds = ((now_ms() - started) / 1000.0).max(1e-3);
+    on_progress(Progress { received, total, bytes_per_second: received as f64 / seconds, from_cache: false });
+}
+
+fn now_ms() -> f64 {
+    web_sys::window().and_then(|w| w.performance()).map_or(0.0, |p| p.now())
+}
+
+/// The message of a JS error value, or its debug form.
+pub fn js_message(value: &JsValue) -> String {
+    value
+        .dyn_ref::<js_sys::Error>()
+        .map(|e| String::from(e.message()))
+        .or_else(|| value.as_string())
+        .unwrap_or_else(|| format!("{value:?}"))
+}

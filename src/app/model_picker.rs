@@ -1,0 +1,164 @@
+//! Step 1: choose a model (a preset, a hub id or URL) and download its files with progress.
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use super::download::{self, DownloadError, Progress};
+use super::format;
+use crate::hub::{CONFIG_FILE, HubRepo, PRESETS, TOKENIZER_FILE};
+
+/// One file's download, for its progress row.
+#[derive(Clone, Debug, PartialEq)]
+struct FileRow {
+    name: String,
+    progress: Option<Progress>,
+    done: bool,
+}
+
+/// The downloaded files of a model, ready to be loaded.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelFiles {
+    pub repo: HubRepo,
+    pub config: Vec<u8>,
+    pub tokenizer: Vec<u8>,
+    pub weights_name: String,
+    pub weights: Vec<u8>,
+}
+
+#[component]
+pub fn ModelPicker(on_ready: Callback<ModelFiles>) -> impl IntoView {
+    let input = RwSignal::new(PRESETS[0].id.to_string());
+    let rows = RwSignal::new(Vec::<FileRow>::new());
+    let status = RwSignal::new(String::new());
+    let busy = RwSignal::new(false);
+
+    let start = move || {
+        let repo = match HubRepo::parse(&input.get_untracked()) {
+            Ok(repo) => repo,
+            Err(e) => return status.set(e.to_string()),
+        };
+        busy.set(true);
+        status.set(format!("Downloading {repo}…"));
+        spawn_local(async move {
+            match download_model(repo, rows).await {
+                Ok(files) => {
+                    let total = files.config.len() + files.tokenizer.len() + files.weights.len();
+                    status.set(format!("Ready: {} ({})", files.repo, format::bytes(total as u64)));
+                    on_ready.run(files);
+                }
+                Err(e) => status.set(e.to_string()),
+            }
+            busy.set(false);
+        });
+    };
+
+    view! {
+        <section class="card" aria-labelledby="model-title">
+            <h2 id="model-title">"1 · Model"</h2>
+            <div class="presets" role="group" aria-label="Presets">
+                {PRESETS.iter().map(|preset| {
+                    let id = preset.id;
+                    view! {
+                        <button type="button" class="preset" on:click=move |_| input.set(id.to_string())
+                            aria-pressed=move || (input.get() == id).to_string()>
+                            <strong>{preset.label}</strong>
+                            <span class="muted">{format!(
+                                "{} · weights {}", preset.id, format::bytes(preset.weights_bytes)
+                            )}</span>
+                        </button>
+                    }
+                }).collect_view()}
+            </div>
+            <label class="field">
+                <span>"Hub id or URL"</span>
+                <input data-testid="model-id" type="text" spellcheck="false" prop:value=move || input.get()
+                    on:input=move |ev| input.set(event_target_value(&ev))
+                    on:keydown=move |ev| if ev.key() == "Enter" { start() } />
+            </label>
+            <button type="button" data-testid="model-download" disabled=move || busy.get()
+                on:click=move |_| start()>"Download"</button>
+            <ul class="downloads">
+                {move || rows.get().into_iter().map(|row| view! { <DownloadRow row /> }).collect_view()}
+            </ul>
+            <p data-testid="model-status" role="status">{move || status.get()}</p>
+        </section>
+    }
+}
+
+/// What was downloaded: the architecture and sizes its `config.json` declares.
+#[component]
+pub fn ModelSummary(files: RwSignal<Option<ModelFiles>>) -> impl IntoView {
+    move || {
+        files.get().map(|files| {
+            let config: serde_json::Value = serde_json::from_slice(&files.config).unwrap_or_default();
+            let field = |names: &[&str]| {
+                names.iter().find_map(|n| config.get(*n)).map(|v| v.to_string()).unwrap_or_else(|| "?".into())
+            };
+            view! {
+                <section class="card" data-testid="model-summary">
+                    <h2>{files.repo.to_string()}</h2>
+                    <p>{format!(
+                        "{} · hidden {} · {} layers · vocabulary {} · weights {} ({})",
+                        field(&["model_type"]).trim_matches('"'),
+                        field(&["d_model", "hidden_size", "n_embed"]),
+                        field(&["num_layers", "n_layer"]),
+                        field(&["vocab_size"]),
+                        files.weights_name,
+                        format::bytes(files.weights.len() as u64),
+                    )}</p>
+                </section>
+            }
+        })
+    }
+}
+
+#[component]
+fn DownloadRow(row: FileRow) -> impl IntoView {
+    let (received, total, speed, cached) = match &row.progress {
+        Some(p) => (p.received, p.total, p.bytes_per_second, p.from_cache),
+        None => (0, None, 0.0, false),
+    };
+    let detail = match (cached, total) {
+        (true, _) => format!("{} · cached ✓", format::bytes(received)),
+        (false, Some(total)) => format!(
+            "{} of {} · {}/s", format::bytes(received), format::bytes(total), format::bytes(speed as u64)
+        ),
+        (false, None) => format!("{} · {}/s", format::bytes(received), format::bytes(speed as u64)),
+    };
+    view! {
+        <li data-testid="download-row" data-file=row.name.clone() data-done=row.done.to_string()
+            data-cached=cached.to_string()>
+            <span class="file-name">{row.name.clone()}</span>
+            <span class="muted">{detail}</span>
+            <progress max="1" aria-label=format!("{} downloaded", row.name)
+                value=row.progress.as_ref().and_then(Progress::fraction)
+                .unwrap_or(if row.done { 1.0 } else { 0.0 })></progress>
+        </li>
+    }
+}
+
+/// Config and tokenizer first (small; a wrong repository fails before the big download), then the
+/// weights: `model.safetensors`, or `pytorch_model.bin` where a repository ships only that.
+async fn download_model(repo: HubRepo, rows: RwSignal<Vec<FileRow>>) -> Result<ModelFiles, DownloadError> {
+    rows.set(Vec::new());
+    let config = fetch_row(&repo, CONFIG_FILE, rows).await?;
+    let tokenizer = fetch_row(&repo, TOKENIZER_FILE, rows).await?;
+    let (weights_name, weights) = match fetch_row(&repo, "model.safetensors", rows).await {
+        Err(DownloadError::Status { status: 404, .. }) => {
+            rows.update(|r| { r.pop(); });
+            ("pytorch_model.bin", fetch_row(&repo, "pytorch_model.bin", rows).await?)
+        }
+        other => ("model.safetensors", other?),
+    };
+    Ok(ModelFiles { repo, config, tokenizer, weights_name: weights_name.into(), weights })
+}
+
+async fn fetch_row(repo: &HubRepo, name: &str, rows: RwSignal<Vec<FileRow>>) -> Result<Vec<u8>, DownloadError> {
+    let index = rows.with_untracked(Vec::len);
+    rows.update(|r| r.push(FileRow { name: name.into(), progress: None, done: false }));
+    let bytes = download::fetch_cached(&repo.file_url(name), &|p| {
+        rows.update(|r| r[index].progress = Some(p));
+    })
+    .await?;
+    rows.update(|r| r[index].done = true);
+    Ok(bytes)
+}

@@ -1,0 +1,319 @@
+//! A checkpoint's `config.json` (as the Hugging Face hub ships it) read into one config for both
+//! families, plus what the model will cost in memory before anything is downloaded.
+use serde::Deserialize;
+
+/// The two architectures of the paper.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    Xglm,
+    Bloom,
+}
+
+impl Family {
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Xglm => "XGLM",
+            Family::Bloom => "BLOOM",
+        }
+    }
+}
+
+/// What the model code needs from `config.json`, whichever family wrote it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelConfig {
+    pub family: Family,
+    pub vocab_size: usize,
+    pub hidden: usize,
+    pub layers: usize,
+    pub heads: usize,
+    /// Feed-forward width (XGLM's `ffn_dim`; BLOOM uses 4 × hidden).
+    pub ffn: usize,
+    pub layer_norm_eps: f64,
+    /// XGLM only: sinusoidal table size and whether embeddings are scaled by sqrt(hidden).
+    pub max_positions: usize,
+    pub scale_embedding: bool,
+    pub pad_token_id: u32,
+    pub bos_token_id: u32,
+    pub eos_token_id: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config.json is not valid JSON ({0}): re-download it, or pick the config.json that belongs to the model")]
+    Json(String),
+    #[error(
+        "config.json describes a `{0}` model; polyprompt runs XGLM (e.g. facebook/xglm-564M) and BLOOM \
+         (e.g. bigscience/bloom-560m) checkpoints only"
+    )]
+    UnsupportedArchitecture(String),
+    #[error("config.json has no usable `{field}` ({why}): is this file complete?")]
+    Field { field: &'static str, why: String },
+}
+
+#[derive(Deserialize)]
+struct ModelType {
+    model_type: Option<String>,
+}
+
+/// XGLM's fields, named as in transformers' `XGLMConfig`.
+#[derive(Deserialize)]
+struct XglmJson {
+    vocab_size: usize,
+    d_model: usize,
+    num_layers: usize,
+    attention_heads: usize,
+    ffn_dim: usize,
+    max_position_embeddings: usize,
+    #[serde(default = "yes")]
+    scale_embedding: bool,
+    #[serde(default = "one")]
+    pad_token_id: u32,
+    #[serde(default)]
+    bos_token_id: u32,
+    #[serde(default = "two")]
+    eos_token_id: u32,
+}
+
+/// BLOOM's fields, named as in transformers' `BloomConfig` (`n_embed` is the older name of `hidden_size`).
+#[derive(Deserialize)]
+struct BloomJson {
+    vocab_size: usize,
+    #[serde(alias = "n_embed")]
+    hidden_size: usize,
+    n_layer: usize,
+    n_head: usize,
+    #[serde(default = "bloom_eps")]
+    layer_norm_epsilon: f64,
+    #[serde(default = "three")]
+    pad_token_id: u32,
+    #[serde(default = "one")]
+    bos_token_id: u32,
+    #[serde(default = "two")]
+    eos_token_id: u32,
+}
+
+fn yes() -> bool {
+    true
+}
+fn one() -> u32 {
+    1
+}
+fn two() -> u32 {
+    2
+}
+fn three() -> u32 {
+    3
+}
+fn bloom_eps() -> f64 {
+    1e-5
+}
+
+impl ModelConfig {
+    pub fn from_json(text: &str) -> Result<ModelConfig, ConfigError> {
+        let json = |e: serde_json::Error| ConfigError::Json(e.to_string());
+        let kind: ModelType = serde_json::from_str(text).map_err(json)?;
+        let field_error = |e: serde_json::Error| {
+            let message = e.to_string();
+            let field = ["vocab_size", "d_model", "num_layers", "attention_heads", "ffn_dim",
+                "max_position_embeddings", "hidden_size", "n_layer", "n_head"]
+                .into_iter()
+                .find(|f| message.contains(f))
+                .unwrap_or("a size field");
+            ConfigError::Field { field, why: message }
+        };
+        let config = match kind.model_type.as_deref() {
+            Some("xglm") => {
+                let c: XglmJson = serde_json::from_str(text).map_err(field_error)?;
+                ModelConfig {
+                    family: Family::Xglm,
+                    vocab_size: c.vocab_size,
+                    hidden: c.d_model,
+                    layers: c.num_layers,
+                    heads: c.attention_heads,
+                    ffn: c.ffn_dim,
+                    // transformers' XGLM hard-codes its LayerNorm epsilon.
+                    layer_norm_eps: 1e-5,
+                    max_positions: c.max_position_embeddings,
+                    scale_embedding: c.scale_embedding,
+                    pad_token_id: c.pad_token_id,
+                    bos_token_id: c.bos_token_id,
+                    eos_token_id: c.eos_token_id,
+                }
+            }
+            Some("bloom") => {
+                let c: BloomJson = serde_json::from_str(text).map_err(field_error)?;
+                ModelConfig {
+                    family: Family::Bloom,
+                    vocab_size: c.vocab_size,
+                    hidden: c.hidden_size,
+                    layers: c.n_layer,
+                    heads: c.n_head,
+                    ffn: 4 * c.hidden_size,
+                    layer_norm_eps: c.layer_norm_epsilon,
+                    // ALiBi needs no position table.
+                    max_positions: 0,
+                    scale_embedding: false,
+                    pad_token_id: c.pad_token_id,
+                    bos_token_id: c.bos_token_id,
+                    eos_token_id: c.eos_token_id,
+                }
+            }
+            other => return Err(ConfigError::UnsupportedArchitecture(other.unwrap_or("unnamed").to_string())),
+        };
+        config.validate()
+    }
+
+    fn validate(self) -> Result<ModelConfig, ConfigError> {
+        let bad = |field: &'static str, why: String| Err(ConfigError::Field { field, why });
+        if self.hidden == 0 || self.heads == 0 || self.hidden % self.heads != 0 {
+            return bad("heads", format!("hidden size {} is not divisible into {} heads", self.hidden, self.heads));
+        }
+        if self.vocab_size == 0 || self.layers == 0 {
+            return bad("vocab_size", "the vocabulary and the layer count must be non-zero".into());
+        }
+        Ok(self)
+    }
+
+    pub fn head_dim(&self) -> usize {
+        self.hidden / self.heads
+    }
+
+    /// Parameters of the token embedding (also the tied LM head).
+    pub fn embedding_params(&self) -> u64 {
+        (self.vocab_size * self.hidden) as u64
+    }
+
+    /// Parameters of everything else: the layers, and the LayerNorms outside them.
+    pub fn layer_params(&self) -> u64 {
+        let (h, f) = (self.hidden as u64, self.ffn as u64);
+        // Attention: q, k, v and output projections with biases (BLOOM's fused qkv has the same count);
+        // two LayerNorms; the feed-forward pair with biases.
+        let per_layer = 4 * (h * h + h) + 2 * 2 * h + (h * f + f) + (f * h + h);
+        let outside = match self.family {
+            Family::Xglm => 2 * h,      // final layer norm
+            Family::Bloom => 2 * 2 * h, // embedding layer norm + final layer norm
+        };
+        self.layers as u64 * per_layer + outside
+    }
+
+    pub fn total_params(&self) -> u64 {
+        self.embedding_params() + self.layer_params()
+    }
+
+    /// Memory the frozen model needs with its weights stored as `dtype`.
+    pub fn size_estimate(&self, dtype: WeightDtype) -> SizeEstimate {
+        let embedding = dtype.bytes_for(self.embedding_params(), self.vocab_size as u64);
+        // Every weight matrix has one quantization scale per output row; counting all rows of all
+        // layers as (3h + h + f + h) per layer is within a few kB of exact.
+        let rows = self.layers as u64 * (5 * self.hidden as u64 + self.ffn as u64);
+        let layers = dtype.bytes_for(self.layer_params(), rows);
+        SizeEstimate {
+            // The token table stays on the host; only the rows a batch uses are uploaded.
+            host_bytes: embedding,
+            // Layers, plus the tied head (the same table) for full-vocabulary scores.
+            device_bytes: layers + embedding,
+            download_bytes: layers + embedding,
+        }
+    }
+}
+
+/// How the frozen weights are stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WeightDtype {
+    F32,
+    F16,
+    /// Symmetric int8 with one f32 scale per output row.
+    Int8,
+}
+
+impl WeightDtype {
+    pub const ALL: [WeightDtype; 3] = [WeightDtype::F32, WeightDtype::F16, WeightDtype::Int8];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            WeightDtype::F32 => "f32",
+            WeightDtype::F16 => "f16",
+            WeightDtype::Int8 => "int8",
+        }
+    }
+
+    fn bytes_for(self, params: u64, rows: u64) -> u64 {
+        match self {
+            WeightDtype::F32 => 4 * params,
+            WeightDtype::F16 => 2 * params,
+            WeightDtype::Int8 => params + 4 * rows,
+        }
+    }
+}
+
+/// Bytes a model needs, by where they live.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SizeEstimate {
+    pub host_bytes: u64,
+    pub device_bytes: u64,
+    pub download_bytes: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BLOOM_560M: &str = r#"{"model_type": "bloom", "vocab_size": 250880, "hidden_size": 1024,
+        "n_layer": 24, "n_head": 16, "layer_norm_epsilon": 1e-05, "bos_token_id": 1, "eos_token_id": 2,
+        "pad_token_id": 3, "apply_residual_connection_post_layernorm": false}"#;
+    const XGLM_564M: &str = r#"{"model_type": "xglm", "vocab_size": 256008, "d_model": 1024,
+        "num_layers": 24, "attention_heads": 16, "ffn_dim": 4096, "max_position_embeddings": 2048,
+        "scale_embedding": true, "activation_function": "gelu", "pad_token_id": 1, "bos_token_id": 0,
+        "eos_token_id": 2}"#;
+
+    #[test]
+    fn parameter_counts_match_the_published_checkpoints() {
+        // bigscience/bloom-560m and facebook/xglm-564M as transformers counts them.
+        assert_eq!(ModelConfig::from_json(BLOOM_560M).unwrap().total_params(), 559_214_592);
+        assert_eq!(ModelConfig::from_json(XGLM_564M).unwrap().total_params(), 564_463_616);
+    }
+
+    #[test]
+    fn family_specific_fields_are_read() {
+        let xglm = ModelConfig::from_json(XGLM_564M).unwrap();
+        assert_eq!((xglm.family, xglm.hidden, xglm.ffn, xglm.head_dim()), (Family::Xglm, 1024, 4096, 64));
+        assert!(xglm.scale_embedding);
+        assert_eq!((xglm.bos_token_id, xglm.pad_token_id, xglm.eos_token_id), (0, 1, 2));
+        let bloom = ModelConfig::from_json(BLOOM_560M).unwrap();
+        assert_eq!((bloom.family, bloom.ffn, bloom.pad_token_id), (Family::Bloom, 4096, 3));
+        let old_bloom = BLOOM_560M.replace("hidden_size", "n_embed");
+        assert_eq!(ModelConfig::from_json(&old_bloom).unwrap().hidden, 1024);
+    }
+
+    #[test]
+    fn the_fixture_configs_load() {
+        for family in ["xglm", "bloom"] {
+            let path = format!("{}/tests/fixtures/tiny-{family}/config.json", env!("CARGO_MANIFEST_DIR"));
+            let config = ModelConfig::from_json(&std::fs::read_to_string(path).unwrap()).unwrap();
+            assert_eq!((config.hidden, config.layers, config.heads), (64, 2, 4));
+        }
+    }
+
+    #[test]
+    fn int8_fits_a_quarter_of_f32() {
+        let bloom = ModelConfig::from_json(BLOOM_560M).unwrap();
+        let f32 = bloom.size_estimate(WeightDtype::F32);
+        let int8 = bloom.size_estimate(WeightDtype::Int8);
+        assert_eq!(f32.host_bytes, 4 * 250_880 * 1024);
+        assert!(int8.device_bytes * 4 > f32.device_bytes && int8.device_bytes * 39 < f32.device_bytes * 10);
+        assert_eq!(bloom.size_estimate(WeightDtype::F16).device_bytes * 2, f32.device_bytes);
+    }
+
+    #[test]
+    fn wrong_or_broken_configs_say_what_is_wrong() {
+        let llama = r#"{"model_type": "llama", "vocab_size": 32000}"#;
+        assert!(matches!(ModelConfig::from_json(llama), Err(ConfigError::UnsupportedArchitecture(t)) if t == "llama"));
+        assert!(matches!(ModelConfig::from_json("{\"model_type\": \"bloom\""), Err(ConfigError::Json(_))));
+        let missing = BLOOM_560M.replace("\"n_layer\": 24,", "");
+        let err = ModelConfig::from_json(&missing).unwrap_err();
+        assert!(matches!(err, ConfigError::Field { field: "n_layer", .. }), "{err}");
+        let odd_heads = BLOOM_560M.replace("\"n_head\": 16", "\"n_head\": 15");
+        assert!(ModelConfig::from_json(&odd_heads).unwrap_err().to_string().contains("15 heads"));
+    }
+}
