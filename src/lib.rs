@@ -5,7 +5,9 @@
 //! only) and the native CLI (`src/bin/polyprompt.rs`): the same code runs on WebGPU, wasm CPU and native.
 pub mod backend;
 pub mod hub;
+pub mod languages;
 pub mod model;
+pub mod sib200;
 
 #[cfg(target_arch = "wasm32")]
 pub mod app;
