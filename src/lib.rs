@@ -8,6 +8,7 @@ pub mod hub;
 pub mod languages;
 pub mod model;
 pub mod sib200;
+pub mod task;
 pub mod tokenize;
 
 #[cfg(target_arch = "wasm32")]
