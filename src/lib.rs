@@ -10,6 +10,7 @@ pub mod model;
 pub mod sib200;
 pub mod task;
 pub mod tokenize;
+pub mod weights;
 
 #[cfg(target_arch = "wasm32")]
 pub mod app;
