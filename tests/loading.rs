@@ -5,6 +5,11 @@ use polyprompt::model::{CausalLm, Family, InputBatch, ModelConfig, PromptPlaceme
 use polyprompt::weights::{self, LoadOptions, WeightsError, WeightsFile};
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 
+/// A checkpoint tensor: name, dtype, shape, little-endian bytes.
+type Stored = (String, Dtype, Vec<usize>, Vec<u8>);
+/// A 2-byte float format: its dtype, encoder, decoder and how far outputs may drift from f32.
+type HalfFormat = (Dtype, fn(f32) -> [u8; 2], fn([u8; 2]) -> f32, f32);
+
 fn fixture(family: &str, file: &str) -> Vec<u8> {
     std::fs::read(format!("{}/tests/fixtures/tiny-{family}/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap()
 }
@@ -18,19 +23,19 @@ fn load(family: &str, file: WeightsFile) -> Result<CausalLm, WeightsError> {
 }
 
 /// The fixture's safetensors tensors as (name, dtype, shape, bytes), for rewriting.
-fn tensors(family: &str) -> Vec<(String, Dtype, Vec<usize>, Vec<u8>)> {
+fn tensors(family: &str) -> Vec<Stored> {
     let bytes = fixture(family, "model.safetensors");
     let st = SafeTensors::deserialize(&bytes).unwrap();
     st.iter().map(|(n, v)| (n.to_string(), v.dtype(), v.shape().to_vec(), v.data().to_vec())).collect()
 }
 
-fn serialize(tensors: &[(String, Dtype, Vec<usize>, Vec<u8>)]) -> Vec<u8> {
+fn serialize(tensors: &[Stored]) -> Vec<u8> {
     let views = tensors.iter().map(|(n, d, s, b)| (n.clone(), TensorView::new(*d, s.clone(), b).unwrap()));
     safetensors::serialize(views, None).unwrap()
 }
 
 /// f32 bytes re-encoded through `encode` (f32 → 2-byte float).
-fn halved(tensors: &[(String, Dtype, Vec<usize>, Vec<u8>)], dtype: Dtype, encode: fn(f32) -> [u8; 2]) -> Vec<(String, Dtype, Vec<usize>, Vec<u8>)> {
+fn halved(tensors: &[Stored], dtype: Dtype, encode: fn(f32) -> [u8; 2]) -> Vec<Stored> {
     tensors
         .iter()
         .map(|(n, _, s, b)| {
@@ -77,7 +82,7 @@ fn pytorch_bin_and_safetensors_give_identical_outputs() {
 fn f16_and_bf16_checkpoints_convert_to_f32() {
     let original = tensors("bloom");
     let reference = outputs(&load("bloom", WeightsFile::Safetensors(&serialize(&original))).unwrap());
-    let cases: [(Dtype, fn(f32) -> [u8; 2], fn([u8; 2]) -> f32, f32); 2] = [
+    let cases: [HalfFormat; 2] = [
         (Dtype::F16, |x| half::f16::from_f32(x).to_le_bytes(), |b| half::f16::from_le_bytes(b).to_f32(), 0.05),
         (Dtype::BF16, |x| half::bf16::from_f32(x).to_le_bytes(), |b| half::bf16::from_le_bytes(b).to_f32(), 0.3),
     ];

@@ -166,7 +166,7 @@ impl ModelConfig {
 
     fn validate(self) -> Result<ModelConfig, ConfigError> {
         let bad = |field: &'static str, why: String| Err(ConfigError::Field { field, why });
-        if self.hidden == 0 || self.heads == 0 || self.hidden % self.heads != 0 {
+        if self.hidden == 0 || self.heads == 0 || !self.hidden.is_multiple_of(self.heads) {
             return bad("heads", format!("hidden size {} is not divisible into {} heads", self.hidden, self.heads));
         }
         if self.vocab_size == 0 || self.layers == 0 {

@@ -157,3 +157,96 @@ impl CausalLm {
         self.embedding().rows(ids, device)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::weights::{self, LoadOptions};
+
+    fn fixture(family: &str, options: &LoadOptions) -> CausalLm {
+        let dir = format!("{}/tests/fixtures/tiny-{family}", env!("CARGO_MANIFEST_DIR"));
+        weights::load_dir(dir.as_ref(), &Device::flex(), options).unwrap()
+    }
+
+    fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+        t.into_data().try_to_vec::<f32>().unwrap()
+    }
+
+    fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+        assert_eq!(a.len(), b.len());
+        a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs()))
+    }
+
+    fn plain(ids: Vec<u32>, attention: Vec<u8>, batch: usize) -> InputBatch {
+        let seq = ids.len() / batch;
+        InputBatch { ids, attention, batch, seq, placement: PromptPlacement::None }
+    }
+
+    #[test]
+    fn later_tokens_do_not_change_earlier_positions() {
+        for family in ["xglm", "bloom"] {
+            let model = fixture(family, &LoadOptions::default());
+            let a = values(model.hidden_states(&plain(vec![5, 6, 7, 8, 9], vec![1; 5], 1), None));
+            let b = values(model.hidden_states(&plain(vec![5, 6, 7, 40, 41], vec![1; 5], 1), None));
+            let h = model.config().hidden;
+            assert!(max_abs_diff(&a[..3 * h], &b[..3 * h]) < 1e-6, "{family}: causal mask leaks");
+            assert!(max_abs_diff(&a[3 * h..], &b[3 * h..]) > 1e-3, "{family}: later positions ignore their tokens");
+        }
+    }
+
+    #[test]
+    fn right_padding_changes_nothing_at_attended_positions() {
+        for family in ["xglm", "bloom"] {
+            let model = fixture(family, &LoadOptions::default());
+            let pad = model.config().pad_token_id;
+            let alone = values(model.hidden_states(&plain(vec![5, 6, 7], vec![1; 3], 1), None));
+            let batch = plain(vec![9, 10, 11, 12, 13, 5, 6, 7, pad, pad], vec![1, 1, 1, 1, 1, 1, 1, 1, 0, 0], 2);
+            let padded = values(model.hidden_states(&batch, None));
+            let h = model.config().hidden;
+            assert!(max_abs_diff(&alone, &padded[5 * h..8 * h]) < 1e-5, "{family}");
+        }
+    }
+
+    #[test]
+    fn a_prompt_of_embedding_rows_equals_those_tokens() {
+        // The paper's slots go through what token embeddings go through (XGLM's scale, BLOOM's LayerNorm).
+        for family in ["xglm", "bloom"] {
+            let model = fixture(family, &LoadOptions::default());
+            let pad = model.config().pad_token_id;
+            let tokens = plain(vec![5, 6, 30, 31, 2], vec![1; 5], 1);
+            let prompt = model.embedding_rows(&[30, 31], model.device());
+            let slots = InputBatch {
+                ids: vec![5, 6, pad, pad, 2],
+                placement: PromptPlacement::Slots { starts: vec![2], len: 2 },
+                ..tokens.clone()
+            };
+            let a = values(model.hidden_states(&tokens, None));
+            let b = values(model.hidden_states(&slots, Some(prompt)));
+            assert!(max_abs_diff(&a, &b) < 1e-6, "{family}");
+        }
+    }
+
+    #[test]
+    fn a_prefix_adds_its_rows_in_front() {
+        for family in ["xglm", "bloom"] {
+            let model = fixture(family, &LoadOptions::default());
+            let h = model.config().hidden;
+            let batch = InputBatch { placement: PromptPlacement::Prefix { len: 3 }, ..plain(vec![5, 6, 2], vec![1; 3], 1) };
+            let prompt = Tensor::from_data(TensorData::new(vec![0.1f32; 3 * h], [3, h]), model.device());
+            assert_eq!(model.hidden_states(&batch, Some(prompt)).dims(), [1, 6, h]);
+        }
+    }
+
+    #[test]
+    fn the_head_is_split_into_chunks_and_gives_the_same_scores() {
+        let whole = fixture("bloom", &LoadOptions::default());
+        // 1024 rows × 64 × 4 bytes: 100 rows per chunk gives 11 chunks, the last one partial.
+        let chunked = fixture("bloom", &LoadOptions { max_chunk_bytes: 100 * 64 * 4 });
+        assert_eq!((whole.head().chunk_count(), chunked.head().chunk_count()), (1, 11));
+        let batch = plain(vec![5, 6, 7, 8], vec![1; 4], 2);
+        let a = whole.logits_at(whole.hidden_states(&batch, None), &[1, 0], None);
+        let b = chunked.logits_at(chunked.hidden_states(&batch, None), &[1, 0], None);
+        assert_eq!(a.dims(), [2, 1024]);
+        assert!(max_abs_diff(&values(a), &values(b)) < 1e-5);
+    }
+}
