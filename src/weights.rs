@@ -7,10 +7,12 @@
 //! missing/unexpected/shape/dtype errors below. So safetensors bytes are read with the `safetensors` crate
 //! (works from bytes, also in wasm) and `.bin` files with burn-store's PyTorch reader (`pytorch_reader`),
 //! which reads tensors lazily from a file.
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use burn::module::Param;
 use burn::nn::{LayerNorm, LayerNormConfig, Linear};
+#[cfg(not(target_arch = "wasm32"))]
 use burn::store::pytorch_reader;
 use burn::tensor::{Device, Tensor, TensorData};
 use safetensors::{Dtype, SafeTensorError, SafeTensors};
@@ -152,8 +154,12 @@ fn build(
     })
 }
 
+#[cfg(not(target_arch = "wasm32"))]
+const PYTORCH_FILE: &str = "pytorch_model.bin";
+
 enum Stored<'a> {
     Bytes(&'a [u8]),
+    #[cfg(not(target_arch = "wasm32"))]
     Pytorch(pytorch_reader::Tensor),
 }
 
@@ -166,7 +172,6 @@ struct Entry<'a> {
 
 /// The tensors of one checkpoint file, by name, read and converted to f32 one at a time.
 pub(crate) struct Checkpoint<'a> {
-    file: &'static str,
     entries: BTreeMap<String, Entry<'a>>,
 }
 
@@ -193,15 +198,15 @@ impl<'a> Checkpoint<'a> {
                 (name.to_string(), Entry { dtype, shape: view.shape().to_vec(), data: Stored::Bytes(view.data()) })
             })
             .collect();
-        Ok(Self { file: FILE, entries })
+        Ok(Self { entries })
     }
 
     #[cfg(not(target_arch = "wasm32"))]
     fn pytorch(path: &std::path::Path) -> Result<Self, WeightsError> {
-        const FILE: &str = "pytorch_model.bin";
+        // A file that starts as a zip but whose archive does not parse has lost its end (the central directory).
         let reader = pytorch_reader::PytorchReader::new(path).map_err(|e| match &e {
-            pytorch_reader::PytorchError::Zip(_) => WeightsError::Truncated { file: FILE, detail: e.to_string() },
-            _ => WeightsError::Corrupt { file: FILE, detail: e.to_string() },
+            pytorch_reader::PytorchError::Zip(_) => WeightsError::Truncated { file: PYTORCH_FILE, detail: e.to_string() },
+            _ => WeightsError::Corrupt { file: PYTORCH_FILE, detail: e.to_string() },
         })?;
         let entries = reader
             .into_tensors()
@@ -216,7 +221,7 @@ impl<'a> Checkpoint<'a> {
                 (name, Entry { dtype, shape: tensor.shape().to_vec(), data: Stored::Pytorch(tensor) })
             })
             .collect();
-        Ok(Self { file: FILE, entries })
+        Ok(Self { entries })
     }
 
     /// Checks names, shapes and dtypes against what `config` needs before anything is uploaded.
@@ -270,16 +275,17 @@ impl<'a> Checkpoint<'a> {
     /// A checked tensor's values in f32, row-major; its storage is released from the checkpoint.
     pub(crate) fn take(&mut self, name: &str) -> Result<Vec<f32>, WeightsError> {
         let entry = self.entries.remove(name).unwrap_or_else(|| panic!("{name} was not checked"));
-        let owned;
-        let bytes = match &entry.data {
-            Stored::Bytes(bytes) => *bytes,
-            Stored::Pytorch(tensor) => {
-                owned = tensor.read().map_err(|e| match e.kind() {
-                    std::io::ErrorKind::UnexpectedEof => WeightsError::Truncated { file: self.file, detail: e.to_string() },
-                    _ => WeightsError::Corrupt { file: self.file, detail: e.to_string() },
-                })?;
-                &owned
-            }
+        let bytes: Cow<[u8]> = match entry.data {
+            Stored::Bytes(bytes) => Cow::Borrowed(bytes),
+            // A .bin tensor is read from its file only now.
+            #[cfg(not(target_arch = "wasm32"))]
+            Stored::Pytorch(tensor) => Cow::Owned(tensor.read().map_err(|e| {
+                let (file, detail) = (PYTORCH_FILE, e.to_string());
+                match e.kind() {
+                    std::io::ErrorKind::UnexpectedEof => WeightsError::Truncated { file, detail },
+                    _ => WeightsError::Corrupt { file, detail },
+                }
+            })?),
         };
         let pairs = bytes.chunks_exact(2).map(|b| [b[0], b[1]]);
         Ok(match entry.dtype.as_str() {
