@@ -63,6 +63,7 @@ impl HostEmbedding {
             data.extend_from_slice(self.row(id));
         }
         let PromptPlacement::Slots { starts, len } = &batch.placement else {
+            assert!(prompt.is_none(), "a prompt was given for a batch without prompt slots");
             return Tensor::from_data(TensorData::new(data, [b, t, h]), device);
         };
         let prompt = prompt.expect("PromptPlacement::Slots needs a prompt");

@@ -47,6 +47,7 @@ impl InputBatch {
     /// The attention mask the layers see, `[B, T']` row-major: for a prefix, `len` ones in front of each
     /// row (what PEFT does to `attention_mask`).
     fn model_attention(&self) -> (Vec<u8>, usize) {
+        assert_eq!(self.attention.len(), self.batch * self.seq, "InputBatch attention is not batch × seq");
         let prefix = self.prefix_len();
         let seq = prefix + self.seq;
         let mut mask = Vec::with_capacity(self.batch * seq);
