@@ -11,6 +11,7 @@ pub mod prompt_file;
 pub mod sib200;
 pub mod task;
 pub mod tokenize;
+pub mod weights;
 
 #[cfg(target_arch = "wasm32")]
 pub mod app;

@@ -1,5 +1,9 @@
 //! The frozen language models (XGLM, BLOOM), what configures them, and what they take as input.
+pub mod bloom;
 pub mod config;
+pub mod embedding;
+pub mod head;
+pub mod layers;
 
 pub use config::{ConfigError, Family, ModelConfig, SizeEstimate, WeightDtype};
 
