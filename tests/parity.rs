@@ -2,6 +2,7 @@
 //! logits at attended positions within 1e-4, the prompt's gradient within 1e-3 relative error.
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use polyprompt::model::bloom::Bloom;
+use polyprompt::model::xglm::Xglm;
 use polyprompt::model::head::TiedHead;
 use polyprompt::model::{InputBatch, ModelConfig, PromptPlacement};
 use polyprompt::weights::Checkpoint;
@@ -71,16 +72,22 @@ fn max_abs_diff_where(ours: &[f32], reference: &[f32], positions: usize, vocab: 
     worst
 }
 
-fn check_bloom(device: &Device, prefix: bool) {
-    let (config, weights, reference) = fixture("tiny-bloom");
+fn check(family: &str, device: &Device, prefix: bool) {
+    let (config, weights, reference) = fixture(&format!("tiny-{family}"));
     let device = device.clone().autodiff();
-    let model = Bloom::load(&config, &mut Checkpoint::from_safetensors(&weights).unwrap(), &device).unwrap();
-    let head = TiedHead::new(model.embedding(), &device);
+    let mut checkpoint = Checkpoint::from_safetensors(&weights).unwrap();
     let (input, predict_at, attended) = batch(&reference, prefix);
     let (prompt_shape, prompt) = reference.f32s("prompt");
     let prompt = Tensor::<2>::from_data(TensorData::new(prompt, [prompt_shape[0], prompt_shape[1]]), &device).require_grad();
+    let (hidden, head) = if family == "bloom" {
+        let model = Bloom::load(&config, &mut checkpoint, &device).unwrap();
+        (model.hidden_states(&input, Some(prompt.clone())), TiedHead::new(model.embedding(), &device))
+    } else {
+        let model = Xglm::load(&config, &mut checkpoint, &device).unwrap();
+        (model.hidden_states(&input, Some(prompt.clone())), TiedHead::new(model.embedding(), &device))
+    };
+    checkpoint.finish(&[]).unwrap();
 
-    let hidden = model.hidden_states(&input, Some(prompt.clone()));
     let key = |n: &str| if prefix { format!("peft_{n}") } else { n.to_string() };
     let (logit_shape, expected) = reference.f32s(&key("logits"));
     let logits = head.logits_full(hidden.clone()).into_data().try_to_vec::<f32>().unwrap();
@@ -108,10 +115,48 @@ fn check_bloom(device: &Device, prefix: bool) {
 
 #[test]
 fn parity_bloom_slots_logits_and_prompt_gradient_on_flex() {
-    check_bloom(&Device::flex(), false);
+    check("bloom", &Device::flex(), false);
 }
 
 #[test]
 fn parity_bloom_prefix_logits_and_prompt_gradient_on_flex() {
-    check_bloom(&Device::flex(), true);
+    check("bloom", &Device::flex(), true);
+}
+
+#[test]
+fn parity_xglm_slots_logits_and_prompt_gradient_on_flex() {
+    check("xglm", &Device::flex(), false);
+}
+
+#[test]
+fn parity_xglm_prefix_logits_and_prompt_gradient_on_flex() {
+    check("xglm", &Device::flex(), true);
+}
+
+/// The wgpu device (Vulkan natively: Mesa's lavapipe on CI), once per test process; `None` without one.
+fn wgpu() -> Option<Device> {
+    static DEVICE: std::sync::OnceLock<Option<Device>> = std::sync::OnceLock::new();
+    DEVICE
+        .get_or_init(|| {
+            let (device, info) = pollster::block_on(polyprompt::backend::init(polyprompt::backend::Preference::Auto));
+            eprintln!("parity on {}", info.label());
+            info.is_gpu().then_some(device)
+        })
+        .clone()
+}
+
+#[test]
+fn parity_bloom_slots_on_wgpu() {
+    match wgpu() {
+        Some(device) => check("bloom", &device, false),
+        None => eprintln!("skipped: no wgpu adapter on this machine"),
+    }
+}
+
+#[test]
+fn parity_xglm_prefix_on_wgpu() {
+    match wgpu() {
+        Some(device) => check("xglm", &device, true),
+        None => eprintln!("skipped: no wgpu adapter on this machine"),
+    }
 }

@@ -4,6 +4,7 @@ pub mod config;
 pub mod embedding;
 pub mod head;
 pub mod layers;
+pub mod xglm;
 
 pub use config::{ConfigError, Family, ModelConfig, SizeEstimate, WeightDtype};
 
