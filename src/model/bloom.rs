@@ -1,142 +1,224 @@
-//! BLOOM (bigscience/bloom-560m and larger), as transformers' `modeling_bloom.py` computes it: embedding
-//! LayerNorm, ALiBi position biases, fused `query_key_value` laid out per head as [q, k, v], tanh-GELU,
-//! residuals before the LayerNorms, final `ln_f`, head tied to the embedding. Checkpoint names are the
-//! hub's, without the `transformer.` prefix.
-use burn::tensor::activation::{gelu_approximate, softmax};
-use burn::tensor::{Device, Tensor, TensorData};
+//! BLOOM (`BloomForCausalLM`), following transformers' `models/bloom/modeling_bloom.py`.
+//!
+//! Token embeddings go through `word_embeddings_layernorm`; no position embeddings, ALiBi biases the
+//! attention scores instead; each block is pre-LayerNorm with the fused `query_key_value` projection and a
+//! tanh-GELU MLP (`apply_residual_connection_post_layernorm` false, as in every released BLOOM); `ln_f`
+//! at the end; the LM head tied to `word_embeddings`.
+use burn::module::Module;
+use burn::nn::{LayerNorm, Linear};
+use burn::tensor::activation::gelu_approximate;
+use burn::tensor::{Bool, Device, Tensor, TensorData};
 
-use super::embedding::HostEmbedding;
-use super::layers::{LayerNorm, Linear};
-use super::{InputBatch, ModelConfig, PromptPlacement};
+use super::embedding::{HostEmbedding, prefix_rows};
+use super::{InputBatch, ModelConfig, PromptPlacement, TiedHead, attention, blocked_keys};
 use crate::weights::{Checkpoint, WeightsError};
 
-/// Attention scores of masked positions: finite, so fully masked (padding) rows stay finite too.
-const MASKED: f32 = -1e9;
-
-struct Block {
-    input_layernorm: LayerNorm,
-    query_key_value: Linear,
-    dense: Linear,
-    post_attention_layernorm: LayerNorm,
-    dense_h_to_4h: Linear,
-    dense_4h_to_h: Linear,
+#[derive(Module, Debug)]
+pub struct BloomAttention {
+    /// Rows laid out per head as [q, k, v] (`view(batch, seq, n_head, 3, head_dim)`), not as [Q; K; V].
+    pub query_key_value: Linear,
+    pub dense: Linear,
+    #[module(skip)]
+    heads: usize,
 }
 
+impl BloomAttention {
+    fn forward(&self, hidden: Tensor<3>, alibi: Tensor<4>, blocked: Tensor<4, Bool>) -> Tensor<3> {
+        let [b, t, d] = hidden.dims();
+        let head_dim = d / self.heads;
+        let fused = self.query_key_value.forward(hidden).reshape([b, t, self.heads, 3, head_dim]);
+        // `_split_heads`: the k-th of the 3 per head, as [B, heads, T, head_dim].
+        let part = |k: usize| fused.clone().narrow(3, k, 1).reshape([b, t, self.heads, head_dim]).swap_dims(1, 2);
+        // `baddbmm(alibi, q, kᵀ, beta=1, alpha=1/sqrt(head_dim))`: the 1/sqrt scale is inside `attention`.
+        self.dense.forward(attention(part(0), part(1), part(2), Some(alibi), blocked))
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct BloomMlp {
+    pub dense_h_to_4h: Linear,
+    pub dense_4h_to_h: Linear,
+}
+
+#[derive(Module, Debug)]
+pub struct BloomBlock {
+    pub input_layernorm: LayerNorm,
+    pub self_attention: BloomAttention,
+    pub post_attention_layernorm: LayerNorm,
+    pub mlp: BloomMlp,
+}
+
+impl BloomBlock {
+    fn forward(&self, hidden: Tensor<3>, alibi: Tensor<4>, blocked: Tensor<4, Bool>) -> Tensor<3> {
+        // The residual is the block input, not the LayerNorm output.
+        let residual = hidden.clone();
+        let attn_output = residual + self.self_attention.forward(self.input_layernorm.forward(hidden), alibi, blocked);
+        let residual = attn_output.clone();
+        // `BloomGelu` is the tanh approximation.
+        let up = gelu_approximate(self.mlp.dense_h_to_4h.forward(self.post_attention_layernorm.forward(attn_output)));
+        residual + self.mlp.dense_4h_to_h.forward(up)
+    }
+}
+
+#[derive(Debug)]
 pub struct Bloom {
-    config: ModelConfig,
-    embedding: HostEmbedding,
-    word_embeddings_layernorm: LayerNorm,
-    blocks: Vec<Block>,
-    ln_f: LayerNorm,
-    device: Device,
+    pub config: ModelConfig,
+    pub word_embeddings: HostEmbedding,
+    pub word_embeddings_layernorm: LayerNorm,
+    pub h: Vec<BloomBlock>,
+    pub ln_f: LayerNorm,
+    pub lm_head: TiedHead,
+    pub device: Device,
 }
 
 impl Bloom {
-    pub fn load(config: &ModelConfig, ckpt: &mut Checkpoint, device: &Device) -> Result<Bloom, WeightsError> {
-        let (h, eps) = (config.hidden, config.layer_norm_eps);
-        let embedding = HostEmbedding::new(ckpt.take("word_embeddings.weight", &[config.vocab_size, h])?, config.vocab_size, h);
-        let word_embeddings_layernorm = LayerNorm::load(ckpt, "word_embeddings_layernorm", h, eps, device)?;
-        let blocks = (0..config.layers)
-            .map(|i| {
-                let p = format!("h.{i}");
-                Ok(Block {
-                    input_layernorm: LayerNorm::load(ckpt, &format!("{p}.input_layernorm"), h, eps, device)?,
-                    query_key_value: Linear::load(ckpt, &format!("{p}.self_attention.query_key_value"), h, 3 * h, device)?,
-                    dense: Linear::load(ckpt, &format!("{p}.self_attention.dense"), h, h, device)?,
-                    post_attention_layernorm: LayerNorm::load(ckpt, &format!("{p}.post_attention_layernorm"), h, eps, device)?,
-                    dense_h_to_4h: Linear::load(ckpt, &format!("{p}.mlp.dense_h_to_4h"), h, config.ffn, device)?,
-                    dense_4h_to_h: Linear::load(ckpt, &format!("{p}.mlp.dense_4h_to_h"), config.ffn, h, device)?,
-                })
-            })
-            .collect::<Result<Vec<_>, WeightsError>>()?;
-        let ln_f = LayerNorm::load(ckpt, "ln_f", h, eps, device)?;
-        Ok(Bloom { config: config.clone(), embedding, word_embeddings_layernorm, blocks, ln_f, device: device.clone() })
-    }
-
-    pub fn config(&self) -> &ModelConfig {
-        &self.config
-    }
-
-    pub fn embedding(&self) -> &HostEmbedding {
-        &self.embedding
-    }
-
-    /// Final hidden states [B, T', H] (T' = T + L for a prefix prompt).
-    pub fn hidden_states(&self, batch: &InputBatch, prompt: Option<Tensor<2>>) -> Tensor<3> {
-        let device = &self.device;
-        let mut embeds = self.embedding.embed(batch, prompt.clone(), device);
-        let mut attention = batch.attention.clone();
-        let mut seq = batch.seq;
-        if let (PromptPlacement::Prefix { len }, Some(prompt)) = (&batch.placement, prompt) {
-            // PEFT prepends the prompt as input embeddings; the embedding LayerNorm then applies to it too.
-            let prefix = prompt.unsqueeze::<3>().expand([batch.batch, *len, self.config.hidden]);
-            embeds = Tensor::cat(vec![prefix, embeds], 1);
-            attention = (0..batch.batch)
-                .flat_map(|row| std::iter::repeat_n(1, *len).chain(batch.attention[row * batch.seq..(row + 1) * batch.seq].iter().copied()))
-                .collect();
-            seq += len;
+    /// Checkpoint tensors and their shapes, named as in bigscience/bloom-560m's files (no `transformer.`
+    /// prefix; a loader strips it where a checkpoint has one).
+    pub fn checkpoint_tensors(c: &ModelConfig) -> Vec<(String, Vec<usize>)> {
+        let (h, f) = (c.hidden, c.ffn);
+        let mut names = vec![
+            ("word_embeddings.weight".to_string(), vec![c.vocab_size, h]),
+            ("word_embeddings_layernorm.weight".into(), vec![h]),
+            ("word_embeddings_layernorm.bias".into(), vec![h]),
+        ];
+        for i in 0..c.layers {
+            let p = format!("h.{i}");
+            for norm in ["input_layernorm", "post_attention_layernorm"] {
+                names.push((format!("{p}.{norm}.weight"), vec![h]));
+                names.push((format!("{p}.{norm}.bias"), vec![h]));
+            }
+            names.extend([
+                (format!("{p}.self_attention.query_key_value.weight"), vec![3 * h, h]),
+                (format!("{p}.self_attention.query_key_value.bias"), vec![3 * h]),
+                (format!("{p}.self_attention.dense.weight"), vec![h, h]),
+                (format!("{p}.self_attention.dense.bias"), vec![h]),
+                (format!("{p}.mlp.dense_h_to_4h.weight"), vec![f, h]),
+                (format!("{p}.mlp.dense_h_to_4h.bias"), vec![f]),
+                (format!("{p}.mlp.dense_4h_to_h.weight"), vec![h, f]),
+                (format!("{p}.mlp.dense_4h_to_h.bias"), vec![h]),
+            ]);
         }
-        let bias = self.attention_bias(&attention, batch.batch, seq);
-        let mut hidden = self.word_embeddings_layernorm.forward(embeds);
-        for block in &self.blocks {
-            hidden = self.block(block, hidden, bias.clone());
+        names.push(("ln_f.weight".into(), vec![h]));
+        names.push(("ln_f.bias".into(), vec![h]));
+        names
+    }
+
+    /// Builds the model from a checkpoint whose names and shapes were checked against `checkpoint_tensors`.
+    pub(crate) fn load(
+        config: &ModelConfig,
+        ckpt: &mut Checkpoint,
+        device: &Device,
+        max_chunk_bytes: usize,
+    ) -> Result<Self, WeightsError> {
+        let eps = config.layer_norm_eps;
+        let mut h = Vec::with_capacity(config.layers);
+        for i in 0..config.layers {
+            let p = format!("h.{i}");
+            h.push(BloomBlock {
+                input_layernorm: ckpt.layer_norm(&format!("{p}.input_layernorm"), eps, device)?,
+                self_attention: BloomAttention {
+                    query_key_value: ckpt.linear(&format!("{p}.self_attention.query_key_value"), device)?,
+                    dense: ckpt.linear(&format!("{p}.self_attention.dense"), device)?,
+                    heads: config.heads,
+                },
+                post_attention_layernorm: ckpt.layer_norm(&format!("{p}.post_attention_layernorm"), eps, device)?,
+                mlp: BloomMlp {
+                    dense_h_to_4h: ckpt.linear(&format!("{p}.mlp.dense_h_to_4h"), device)?,
+                    dense_4h_to_h: ckpt.linear(&format!("{p}.mlp.dense_4h_to_h"), device)?,
+                },
+            }
+            .no_grad());
+        }
+        let word_embeddings_layernorm = ckpt.layer_norm("word_embeddings_layernorm", eps, device)?.no_grad();
+        let ln_f = ckpt.layer_norm("ln_f", eps, device)?.no_grad();
+        let word_embeddings = HostEmbedding::new(ckpt.take("word_embeddings.weight")?, config.vocab_size, config.hidden);
+        let lm_head = TiedHead::new(&word_embeddings, max_chunk_bytes, device);
+        Ok(Self {
+            config: config.clone(),
+            word_embeddings,
+            word_embeddings_layernorm,
+            h,
+            ln_f,
+            lm_head,
+            device: device.clone(),
+        })
+    }
+
+    /// `BloomModel.forward` (including `ln_f`): `[B, T', H]`.
+    pub fn forward(&self, batch: &InputBatch, prompt: Option<Tensor<2>>) -> Tensor<3> {
+        let inputs_embeds = match &batch.placement {
+            PromptPlacement::None | PromptPlacement::Slots { .. } => {
+                self.word_embeddings.lookup(batch, prompt, &self.device)
+            }
+            // PEFT passes [prompt, token embeddings] as `inputs_embeds`; the LayerNorm below sees both.
+            PromptPlacement::Prefix { .. } => {
+                let prompt = prompt.expect("PromptPlacement::Prefix needs a prompt");
+                let tokens = self.word_embeddings.lookup(batch, None, &self.device);
+                Tensor::cat(vec![prefix_rows(prompt, batch.batch), tokens], 1)
+            }
+        };
+        let mut hidden = self.word_embeddings_layernorm.forward(inputs_embeds);
+        let (attention, seq) = batch.model_attention();
+        let alibi = self.alibi(&attention, batch.batch, seq);
+        let blocked = blocked_keys(&attention, batch.batch, seq, &self.device);
+        for block in &self.h {
+            hidden = block.forward(hidden, alibi.clone(), blocked.clone());
         }
         self.ln_f.forward(hidden)
     }
 
-    /// ALiBi plus the causal and padding masks, [B, heads, T, T], built on the host from the mask.
-    fn attention_bias(&self, attention: &[u8], batch: usize, seq: usize) -> Tensor<4> {
-        let heads = self.config.heads;
-        let slopes = alibi_slopes(heads);
-        let mut bias = vec![0f32; batch * heads * seq * seq];
-        for b in 0..batch {
-            let mask = &attention[b * seq..(b + 1) * seq];
-            // transformers: key position = (cumsum(mask) - 1) * mask.
-            let mut count = 0;
+    /// `build_alibi_tensor` as `[B, heads, 1, T]`: slope(head) × key position, where a key's position counts
+    /// the attended tokens before it (`(cumsum(mask) - 1) * mask`).
+    fn alibi(&self, attention: &[u8], batch: usize, seq: usize) -> Tensor<4> {
+        let slopes = alibi_slopes(self.config.heads);
+        let mut data = Vec::with_capacity(batch * slopes.len() * seq);
+        for mask in attention.chunks(seq) {
+            let mut count = 0i64;
             let positions: Vec<f32> = mask
                 .iter()
                 .map(|&m| {
-                    count += m as usize;
-                    if m == 1 { (count - 1) as f32 } else { 0.0 }
+                    count += m as i64;
+                    ((count - 1) * m as i64) as f32
                 })
                 .collect();
-            for (head, slope) in slopes.iter().enumerate() {
-                for q in 0..seq {
-                    let row = ((b * heads + head) * seq + q) * seq;
-                    for k in 0..seq {
-                        bias[row + k] = if k > q || mask[k] == 0 { MASKED } else { slope * positions[k] };
-                    }
-                }
+            for slope in &slopes {
+                data.extend(positions.iter().map(|p| slope * p));
             }
         }
-        Tensor::from_data(TensorData::new(bias, [batch, heads, seq, seq]), &self.device)
-    }
-
-    fn block(&self, block: &Block, hidden: Tensor<3>, bias: Tensor<4>) -> Tensor<3> {
-        let [b, t, h] = hidden.dims();
-        let (heads, head_dim) = (self.config.heads, self.config.head_dim());
-        let normed = block.input_layernorm.forward(hidden.clone());
-        // Fused projection, per head [q | k | v]: view as [B, T, heads, 3, head_dim].
-        let qkv = block.query_key_value.forward(normed).reshape([b, t, heads, 3, head_dim]);
-        let part = |i: usize| qkv.clone().narrow(3, i, 1).reshape([b, t, heads, head_dim]).swap_dims(1, 2);
-        let (q, k, v) = (part(0), part(1), part(2));
-        let scores = q.matmul(k.swap_dims(2, 3)) * (1.0 / (head_dim as f64).sqrt()) + bias;
-        let context = softmax(scores, 3).matmul(v).swap_dims(1, 2).reshape([b, t, h]);
-        let attention_output = block.dense.forward(context) + hidden;
-        let normed = block.post_attention_layernorm.forward(attention_output.clone());
-        block.dense_4h_to_h.forward(gelu_approximate(block.dense_h_to_4h.forward(normed))) + attention_output
+        Tensor::from_data(TensorData::new(data, [batch, slopes.len(), 1, seq]), &self.device)
     }
 }
 
-/// ALiBi slopes as transformers computes them (closest power of two, then interleaved extras).
+/// ALiBi slopes: 2^(-8k/n) for k = 1..n when n is a power of two; otherwise those of the closest smaller
+/// power of two followed by every other slope of the next one (transformers' formula, in f32 like it).
 fn alibi_slopes(heads: usize) -> Vec<f32> {
-    let closest = 1usize << (usize::BITS - 1 - heads.leading_zeros());
-    let base = 2f64.powf(-(2f64.powf(-((closest as f64).log2() - 3.0))));
-    let mut slopes: Vec<f32> = (1..=closest).map(|i| base.powi(i as i32) as f32).collect();
+    let closest = 1usize << heads.ilog2();
+    let base = |n: usize| 2f32.powf(-(2f32.powf(-((n as f32).log2() - 3.0))));
+    let mut slopes: Vec<f32> = (1..=closest).map(|p| base(closest).powi(p as i32)).collect();
     if closest != heads {
-        let extra_base = 2f64.powf(-(2f64.powf(-((2.0 * closest as f64).log2() - 3.0))));
-        let extra = heads - closest;
-        slopes.extend((0..extra).map(|i| extra_base.powi((1 + 2 * i) as i32) as f32));
+        let remaining = closest.min(heads - closest);
+        slopes.extend((0..remaining).map(|k| base(2 * closest).powi(2 * k as i32 + 1)));
     }
     slopes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::alibi_slopes;
+
+    #[test]
+    fn alibi_slopes_match_the_published_values() {
+        // 8 heads: 1/2, 1/4, ..., 1/256 (Press et al.); 12 heads add the odd powers of 2^(-1/2).
+        let eight = alibi_slopes(8);
+        assert_eq!(eight.len(), 8);
+        for (k, s) in eight.iter().enumerate() {
+            assert!((s - 0.5f32.powi(k as i32 + 1)).abs() < 1e-7);
+        }
+        let twelve = alibi_slopes(12);
+        assert_eq!(&twelve[..8], &eight[..]);
+        let expected = [0.5f32.powf(0.5), 0.5f32.powf(1.5), 0.5f32.powf(2.5), 0.5f32.powf(3.5)];
+        for (s, e) in twelve[8..].iter().zip(expected) {
+            assert!((s - e).abs() < 1e-6, "{s} vs {e}");
+        }
+    }
 }

@@ -1,58 +1,89 @@
-//! The token embedding table, kept in host memory: 250k rows are ~1 GB in f32, more than a WebGPU
-//! binding holds, and a batch needs only a few hundred of them.
+//! The token embedding table, kept on the host.
+//!
+//! XGLM-564M's table is 256008 × 1024 (1 GiB in f32), BLOOM-560m's 250880 × 1024: larger than the buffers a
+//! browser's WebGPU adapter usually grants. A batch only needs the rows of its own tokens, so those are
+//! gathered here and uploaded; the soft prompt is placed among them (see [`PromptPlacement`]).
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::{InputBatch, PromptPlacement};
 
+/// `[vocab, hidden]` rows in f32, row-major, as the checkpoint's `embed_tokens` / `word_embeddings`.
+#[derive(Clone, Debug)]
 pub struct HostEmbedding {
-    rows: Vec<f32>,
-    pub vocab: usize,
-    pub dim: usize,
+    table: Vec<f32>,
+    vocab: usize,
+    hidden: usize,
 }
 
 impl HostEmbedding {
-    pub fn new(rows: Vec<f32>, vocab: usize, dim: usize) -> HostEmbedding {
-        assert_eq!(rows.len(), vocab * dim, "embedding table size");
-        HostEmbedding { rows, vocab, dim }
+    pub fn new(table: Vec<f32>, vocab: usize, hidden: usize) -> Self {
+        assert_eq!(table.len(), vocab * hidden, "embedding table is not {vocab} × {hidden}");
+        Self { table, vocab, hidden }
     }
 
-    /// The whole table on `device`, as [vocab, dim] (for the tied head).
-    pub fn to_device(&self, device: &Device) -> Tensor<2> {
-        Tensor::from_data(TensorData::new(self.rows.clone(), [self.vocab, self.dim]), device)
+    pub fn vocab(&self) -> usize {
+        self.vocab
     }
 
-    /// Raw rows for `ids`, [n, dim] (ids past the vocabulary are the caller's bug: the tokenizer is
-    /// checked against the model on load).
+    pub fn hidden(&self) -> usize {
+        self.hidden
+    }
+
+    /// The whole table, for the tied LM head.
+    pub fn table(&self) -> &[f32] {
+        &self.table
+    }
+
+    fn row(&self, id: u32) -> &[f32] {
+        let id = id as usize;
+        assert!(id < self.vocab, "token id {id} is outside the vocabulary of {} tokens", self.vocab);
+        &self.table[id * self.hidden..(id + 1) * self.hidden]
+    }
+
+    /// Rows for `ids`, uploaded as `[ids.len(), hidden]` (unscaled, as stored in the checkpoint).
     pub fn rows(&self, ids: &[u32], device: &Device) -> Tensor<2> {
-        let mut data = Vec::with_capacity(ids.len() * self.dim);
+        let mut data = Vec::with_capacity(ids.len() * self.hidden);
         for &id in ids {
-            let start = id as usize * self.dim;
-            data.extend_from_slice(&self.rows[start..start + self.dim]);
+            data.extend_from_slice(self.row(id));
         }
-        Tensor::from_data(TensorData::new(data, [ids.len(), self.dim]), device)
+        Tensor::from_data(TensorData::new(data, [ids.len(), self.hidden]), device)
     }
 
-    /// The batch's input embeddings [B, T, dim] with the prompt in its place: written into the slots
-    /// (zeroed on the host, then filled by a one-hot matmul that carries the prompt's gradient), or, for
-    /// a prefix, nothing here — the model prepends it after its own embedding transform.
-    pub fn embed(&self, batch: &InputBatch, prompt: Option<Tensor<2>>, device: &Device) -> Tensor<3> {
-        let (b, t, h) = (batch.batch, batch.seq, self.dim);
-        let tokens = self.rows(&batch.ids, device).reshape([b, t, h]);
-        match (&batch.placement, prompt) {
-            (PromptPlacement::Slots { starts, len }, Some(prompt)) => {
-                let mut keep = vec![1f32; b * t];
-                let mut one_hot = vec![0f32; b * t * len];
-                for (row, &start) in starts.iter().enumerate() {
-                    for k in 0..*len {
-                        keep[row * t + start + k] = 0.0;
-                        one_hot[(row * t + start + k) * len + k] = 1.0;
-                    }
-                }
-                let keep = Tensor::<3>::from_data(TensorData::new(keep, [b, t, 1]), device);
-                let one_hot = Tensor::<2>::from_data(TensorData::new(one_hot, [b * t, *len]), device);
-                tokens * keep + one_hot.matmul(prompt).reshape([b, t, h])
-            }
-            _ => tokens,
+    /// The batch's token embeddings `[B, T, hidden]` with, for [`PromptPlacement::Slots`], the prompt rows in
+    /// place of the slot rows. A prefix is not added here: each family prepends it at its own point.
+    ///
+    /// Slot rows are zeroed on the host and the prompt is added through a one-hot placement matrix, so the
+    /// result is differentiable with respect to `prompt` (which may live on an autodiff device) and nothing
+    /// is read back.
+    pub fn lookup(&self, batch: &InputBatch, prompt: Option<Tensor<2>>, device: &Device) -> Tensor<3> {
+        let (b, t, h) = (batch.batch, batch.seq, self.hidden);
+        assert_eq!(batch.ids.len(), b * t, "InputBatch ids are not batch × seq");
+        let mut data = Vec::with_capacity(b * t * h);
+        for &id in &batch.ids {
+            data.extend_from_slice(self.row(id));
         }
+        let PromptPlacement::Slots { starts, len } = &batch.placement else {
+            return Tensor::from_data(TensorData::new(data, [b, t, h]), device);
+        };
+        let prompt = prompt.expect("PromptPlacement::Slots needs a prompt");
+        assert_eq!(prompt.dims(), [*len, h], "prompt must be [slots, hidden]");
+        assert_eq!(starts.len(), b, "one slot start per row");
+        let mut placement = vec![0f32; b * t * len];
+        for (row, &start) in starts.iter().enumerate() {
+            assert!(start + len <= t, "prompt slots {start}..{} exceed the sequence length {t}", start + len);
+            for k in 0..*len {
+                let position = row * t + start + k;
+                data[position * h..(position + 1) * h].fill(0.0);
+                placement[position * len + k] = 1.0;
+            }
+        }
+        let tokens: Tensor<2> = Tensor::from_data(TensorData::new(data, [b * t, h]), device);
+        let placement: Tensor<2> = Tensor::from_data(TensorData::new(placement, [b * t, *len]), device);
+        (tokens + placement.matmul(prompt)).reshape([b, t, h])
     }
+}
+
+/// The prompt repeated for every row, `[B, L, H]`, to be prepended (PEFT's format).
+pub fn prefix_rows(prompt: Tensor<2>, batch: usize) -> Tensor<3> {
+    prompt.unsqueeze_dim::<3>(0).repeat_dim(0, batch)
 }

@@ -1,153 +1,179 @@
-//! XGLM (facebook/xglm-564M and larger), as transformers' `modeling_xglm.py` computes it: token
-//! embeddings scaled by sqrt(d_model), sinusoidal positions offset by 2 (padding gets the zero row),
-//! pre-LayerNorm blocks with exact (erf) GELU, a final LayerNorm, head tied to the embedding.
-use burn::tensor::activation::{gelu, softmax};
-use burn::tensor::{Device, Tensor, TensorData};
+//! XGLM (`XGLMForCausalLM`), following transformers' `models/xglm/modeling_xglm.py`.
+//!
+//! Token embeddings × sqrt(d_model) (`scale_embedding`), plus sinusoidal positions with fairseq's padding
+//! offset; pre-LayerNorm decoder layers (self-attention, then fc1 → exact GELU → fc2); a final LayerNorm;
+//! the LM head tied to `model.embed_tokens`.
+use burn::module::Module;
+use burn::nn::{LayerNorm, Linear};
+use burn::tensor::activation::gelu;
+use burn::tensor::{Bool, Device, Tensor, TensorData};
 
-use super::embedding::HostEmbedding;
-use super::layers::{LayerNorm, Linear};
-use super::{InputBatch, ModelConfig, PromptPlacement};
+use super::embedding::{HostEmbedding, prefix_rows};
+use super::{InputBatch, ModelConfig, PromptPlacement, TiedHead, attention, blocked_keys};
 use crate::weights::{Checkpoint, WeightsError};
 
-/// Attention scores of masked positions: finite, so fully masked (padding) rows stay finite too.
-const MASKED: f32 = -1e9;
-/// fairseq's position offset: position ids start at padding_idx + 1 = 2.
+/// fairseq's position offset: position id `p` uses sinusoid row `p + 2`; row `padding_idx` (1) is zero.
 const POSITION_OFFSET: usize = 2;
 
-struct Layer {
-    self_attn_layer_norm: LayerNorm,
-    q_proj: Linear,
-    k_proj: Linear,
-    v_proj: Linear,
-    out_proj: Linear,
-    final_layer_norm: LayerNorm,
-    fc1: Linear,
-    fc2: Linear,
+#[derive(Module, Debug)]
+pub struct XglmAttention {
+    pub q_proj: Linear,
+    pub k_proj: Linear,
+    pub v_proj: Linear,
+    pub out_proj: Linear,
+    #[module(skip)]
+    heads: usize,
 }
 
+impl XglmAttention {
+    fn forward(&self, hidden: Tensor<3>, blocked: Tensor<4, Bool>) -> Tensor<3> {
+        let [b, t, d] = hidden.dims();
+        let split = |x: Tensor<3>| x.reshape([b, t, self.heads, d / self.heads]).swap_dims(1, 2);
+        let query = split(self.q_proj.forward(hidden.clone()));
+        let key = split(self.k_proj.forward(hidden.clone()));
+        let value = split(self.v_proj.forward(hidden));
+        self.out_proj.forward(attention(query, key, value, None, blocked))
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct XglmDecoderLayer {
+    pub self_attn: XglmAttention,
+    pub self_attn_layer_norm: LayerNorm,
+    pub fc1: Linear,
+    pub fc2: Linear,
+    pub final_layer_norm: LayerNorm,
+}
+
+impl XglmDecoderLayer {
+    fn forward(&self, hidden: Tensor<3>, blocked: Tensor<4, Bool>) -> Tensor<3> {
+        let residual = hidden.clone();
+        let hidden = residual + self.self_attn.forward(self.self_attn_layer_norm.forward(hidden), blocked);
+        let residual = hidden.clone();
+        // `activation_function` "gelu" is the exact (erf) GELU.
+        residual + self.fc2.forward(gelu(self.fc1.forward(self.final_layer_norm.forward(hidden))))
+    }
+}
+
+#[derive(Debug)]
 pub struct Xglm {
-    config: ModelConfig,
-    embedding: HostEmbedding,
-    layers: Vec<Layer>,
-    layer_norm: LayerNorm,
-    device: Device,
+    pub config: ModelConfig,
+    pub embed_tokens: HostEmbedding,
+    pub layers: Vec<XglmDecoderLayer>,
+    /// `model.layer_norm`, after the last layer.
+    pub layer_norm: LayerNorm,
+    pub lm_head: TiedHead,
+    pub device: Device,
 }
 
 impl Xglm {
-    pub fn load(config: &ModelConfig, ckpt: &mut Checkpoint, device: &Device) -> Result<Xglm, WeightsError> {
-        let (h, f, eps) = (config.hidden, config.ffn, config.layer_norm_eps);
-        let embedding = HostEmbedding::new(ckpt.take("model.embed_tokens.weight", &[config.vocab_size, h])?, config.vocab_size, h);
-        let layers = (0..config.layers)
-            .map(|i| {
-                let p = format!("model.layers.{i}");
-                Ok(Layer {
-                    self_attn_layer_norm: LayerNorm::load(ckpt, &format!("{p}.self_attn_layer_norm"), h, eps, device)?,
-                    q_proj: Linear::load(ckpt, &format!("{p}.self_attn.q_proj"), h, h, device)?,
-                    k_proj: Linear::load(ckpt, &format!("{p}.self_attn.k_proj"), h, h, device)?,
-                    v_proj: Linear::load(ckpt, &format!("{p}.self_attn.v_proj"), h, h, device)?,
-                    out_proj: Linear::load(ckpt, &format!("{p}.self_attn.out_proj"), h, h, device)?,
-                    final_layer_norm: LayerNorm::load(ckpt, &format!("{p}.final_layer_norm"), h, eps, device)?,
-                    fc1: Linear::load(ckpt, &format!("{p}.fc1"), h, f, device)?,
-                    fc2: Linear::load(ckpt, &format!("{p}.fc2"), f, h, device)?,
-                })
-            })
-            .collect::<Result<Vec<_>, WeightsError>>()?;
-        let layer_norm = LayerNorm::load(ckpt, "model.layer_norm", h, eps, device)?;
-        Ok(Xglm { config: config.clone(), embedding, layers, layer_norm, device: device.clone() })
-    }
-
-    pub fn config(&self) -> &ModelConfig {
-        &self.config
-    }
-
-    pub fn embedding(&self) -> &HostEmbedding {
-        &self.embedding
-    }
-
-    /// Final hidden states [B, T', H] (T' = T + L for a prefix prompt).
-    pub fn hidden_states(&self, batch: &InputBatch, prompt: Option<Tensor<2>>) -> Tensor<3> {
-        let (b, h) = (batch.batch, self.config.hidden);
-        let scale = if self.config.scale_embedding { (h as f64).sqrt() } else { 1.0 };
-        // Slots are filled before the scale, so the prompt is scaled like the tokens it replaces.
-        let mut embeds = self.embedding.embed(batch, prompt.clone(), &self.device) * scale;
-        let (attention, seq, positions) = match (&batch.placement, prompt) {
-            (PromptPlacement::Prefix { len }, Some(prompt)) => {
-                // PEFT prepends the prompt as input embeddings, unscaled, and numbers every position
-                // 0..L+T whatever the padding.
-                embeds = Tensor::cat(vec![prompt.unsqueeze::<3>().expand([b, *len, h]), embeds], 1);
-                let seq = batch.seq + len;
-                let attention: Vec<u8> = (0..b)
-                    .flat_map(|row| std::iter::repeat_n(1, *len).chain(batch.attention[row * batch.seq..(row + 1) * batch.seq].iter().copied()))
-                    .collect();
-                let positions: Vec<Option<usize>> = (0..b).flat_map(|_| (0..seq).map(Some)).collect();
-                (attention, seq, positions)
+    /// Checkpoint tensors and their shapes, named as in the hub's `model.safetensors` / `pytorch_model.bin`.
+    pub fn checkpoint_tensors(c: &ModelConfig) -> Vec<(String, Vec<usize>)> {
+        let (h, f) = (c.hidden, c.ffn);
+        let mut names = vec![("model.embed_tokens.weight".to_string(), vec![c.vocab_size, h])];
+        for i in 0..c.layers {
+            let p = format!("model.layers.{i}");
+            for proj in ["q_proj", "k_proj", "v_proj", "out_proj"] {
+                names.push((format!("{p}.self_attn.{proj}.weight"), vec![h, h]));
+                names.push((format!("{p}.self_attn.{proj}.bias"), vec![h]));
             }
-            _ => {
-                // transformers 4.26 numbers tokens from the ids: padding gets no position (the zero row).
-                let positions: Vec<Option<usize>> = (0..b)
-                    .flat_map(|row| {
-                        let mut count = 0;
-                        batch.attention[row * batch.seq..(row + 1) * batch.seq]
-                            .iter()
-                            .map(move |&m| (m == 1).then(|| { count += 1; count - 1 }))
-                            .collect::<Vec<_>>()
-                    })
-                    .collect();
-                (batch.attention.clone(), batch.seq, positions)
+            for norm in ["self_attn_layer_norm", "final_layer_norm"] {
+                names.push((format!("{p}.{norm}.weight"), vec![h]));
+                names.push((format!("{p}.{norm}.bias"), vec![h]));
+            }
+            names.extend([
+                (format!("{p}.fc1.weight"), vec![f, h]),
+                (format!("{p}.fc1.bias"), vec![f]),
+                (format!("{p}.fc2.weight"), vec![h, f]),
+                (format!("{p}.fc2.bias"), vec![h]),
+            ]);
+        }
+        names.push(("model.layer_norm.weight".into(), vec![h]));
+        names.push(("model.layer_norm.bias".into(), vec![h]));
+        names
+    }
+
+    /// Builds the model from a checkpoint whose names and shapes were checked against `checkpoint_tensors`.
+    pub(crate) fn load(
+        config: &ModelConfig,
+        ckpt: &mut Checkpoint,
+        device: &Device,
+        max_chunk_bytes: usize,
+    ) -> Result<Self, WeightsError> {
+        let eps = config.layer_norm_eps;
+        let mut layers = Vec::with_capacity(config.layers);
+        for i in 0..config.layers {
+            let p = format!("model.layers.{i}");
+            layers.push(XglmDecoderLayer {
+                self_attn: XglmAttention {
+                    q_proj: ckpt.linear(&format!("{p}.self_attn.q_proj"), device)?,
+                    k_proj: ckpt.linear(&format!("{p}.self_attn.k_proj"), device)?,
+                    v_proj: ckpt.linear(&format!("{p}.self_attn.v_proj"), device)?,
+                    out_proj: ckpt.linear(&format!("{p}.self_attn.out_proj"), device)?,
+                    heads: config.heads,
+                },
+                self_attn_layer_norm: ckpt.layer_norm(&format!("{p}.self_attn_layer_norm"), eps, device)?,
+                fc1: ckpt.linear(&format!("{p}.fc1"), device)?,
+                fc2: ckpt.linear(&format!("{p}.fc2"), device)?,
+                final_layer_norm: ckpt.layer_norm(&format!("{p}.final_layer_norm"), eps, device)?,
+            }
+            .no_grad());
+        }
+        let layer_norm = ckpt.layer_norm("model.layer_norm", eps, device)?.no_grad();
+        let embed_tokens = HostEmbedding::new(ckpt.take("model.embed_tokens.weight")?, config.vocab_size, config.hidden);
+        let lm_head = TiedHead::new(&embed_tokens, max_chunk_bytes, device);
+        Ok(Self { config: config.clone(), embed_tokens, layers, layer_norm, lm_head, device: device.clone() })
+    }
+
+    /// `XGLMModel.forward` + final LayerNorm: `[B, T', H]`.
+    pub fn forward(&self, batch: &InputBatch, prompt: Option<Tensor<2>>) -> Tensor<3> {
+        let scale = if self.config.scale_embedding { (self.config.hidden as f64).sqrt() } else { 1.0 };
+        let inputs_embeds = match &batch.placement {
+            // The paper: slots hold the prompt before the scale, like any looked-up token row.
+            PromptPlacement::None | PromptPlacement::Slots { .. } => {
+                self.embed_tokens.lookup(batch, prompt, &self.device) * scale
+            }
+            // PEFT: `inputs_embeds` = [prompt, scaled token embeddings]; the prompt is not scaled.
+            PromptPlacement::Prefix { .. } => {
+                let prompt = prompt.expect("PromptPlacement::Prefix needs a prompt");
+                let tokens = self.embed_tokens.lookup(batch, None, &self.device) * scale;
+                Tensor::cat(vec![prefix_rows(prompt, batch.batch), tokens], 1)
             }
         };
-        let mut hidden = embeds + self.sinusoids(&positions, b, seq);
-        let bias = attention_mask(&attention, b, seq, &self.device);
+        let (attention, seq) = batch.model_attention();
+        let mut hidden = inputs_embeds + self.positions(&attention, batch.batch, seq);
+        let blocked = blocked_keys(&attention, batch.batch, seq, &self.device);
         for layer in &self.layers {
-            hidden = self.layer(layer, hidden, bias.clone());
+            hidden = layer.forward(hidden, blocked.clone());
         }
         self.layer_norm.forward(hidden)
     }
 
-    /// fairseq's sinusoidal table rows for each position ([sin | cos] halves; `None` → the zero row).
-    fn sinusoids(&self, positions: &[Option<usize>], batch: usize, seq: usize) -> Tensor<3> {
-        let h = self.config.hidden;
-        let half = h / 2;
-        let step = (10000f64).ln() / (half as f64 - 1.0);
-        let mut table = vec![0f32; positions.len() * h];
-        for (i, position) in positions.iter().enumerate() {
-            let Some(p) = position else { continue };
-            let p = (p + POSITION_OFFSET) as f64;
-            for j in 0..half {
-                let angle = p * (-(j as f64) * step).exp();
-                table[i * h + j] = angle.sin() as f32;
-                table[i * h + half + j] = angle.cos() as f32;
-            }
-        }
-        Tensor::from_data(TensorData::new(table, [batch, seq, h]), &self.device)
-    }
-
-    fn layer(&self, layer: &Layer, hidden: Tensor<3>, bias: Tensor<4>) -> Tensor<3> {
-        let [b, t, h] = hidden.dims();
-        let (heads, head_dim) = (self.config.heads, self.config.head_dim());
-        let normed = layer.self_attn_layer_norm.forward(hidden.clone());
-        let split = |x: Tensor<3>| x.reshape([b, t, heads, head_dim]).swap_dims(1, 2);
-        let q = split(layer.q_proj.forward(normed.clone()) * (1.0 / (head_dim as f64).sqrt()));
-        let k = split(layer.k_proj.forward(normed.clone()));
-        let v = split(layer.v_proj.forward(normed));
-        let context = softmax(q.matmul(k.swap_dims(2, 3)) + bias, 3).matmul(v).swap_dims(1, 2).reshape([b, t, h]);
-        let hidden = hidden + layer.out_proj.forward(context);
-        let normed = layer.final_layer_norm.forward(hidden.clone());
-        hidden + layer.fc2.forward(gelu(layer.fc1.forward(normed)))
-    }
-}
-
-/// Causal and padding masks as an additive bias, [B, 1, T, T].
-fn attention_mask(attention: &[u8], batch: usize, seq: usize, device: &Device) -> Tensor<4> {
-    let mut bias = vec![0f32; batch * seq * seq];
-    for b in 0..batch {
-        for q in 0..seq {
-            for k in 0..seq {
-                if k > q || attention[b * seq + k] == 0 {
-                    bias[(b * seq + q) * seq + k] = MASKED;
+    /// `XGLMSinusoidalPositionalEmbedding` rows `[B, T, H]` for padding-aware position ids: the j-th
+    /// attended token of a row gets row j + 2, padding row 1 (zeros). With a prefix this equals PEFT's
+    /// `arange(L + T)` + 2 at every attended position (padded positions are don't-care).
+    fn positions(&self, attention: &[u8], batch: usize, seq: usize) -> Tensor<3> {
+        let d = self.config.hidden;
+        let half = d / 2;
+        // Computed in f32 like transformers' `get_embedding`: sin half, then cos half; odd d gets a zero column.
+        let step = (10000f32).ln() / (half as f32 - 1.0);
+        let freqs: Vec<f32> = (0..half).map(|i| (i as f32 * -step).exp()).collect();
+        let mut data = vec![0f32; batch * seq * d];
+        for (row, mask) in attention.chunks(seq).enumerate() {
+            let mut attended = 0;
+            for (t, &m) in mask.iter().enumerate() {
+                if m == 0 {
+                    continue; // padding_idx's row is all zeros
+                }
+                let p = (attended + POSITION_OFFSET) as f32;
+                attended += 1;
+                let out = &mut data[(row * seq + t) * d..][..d];
+                for (i, f) in freqs.iter().enumerate() {
+                    out[i] = (p * f).sin();
+                    out[half + i] = (p * f).cos();
                 }
             }
         }
+        Tensor::from_data(TensorData::new(data, [batch, seq, d]), &self.device)
     }
-    Tensor::from_data(TensorData::new(bias, [batch, 1, seq, seq]), device)
 }

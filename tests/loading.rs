@@ -1,0 +1,189 @@
+//! Checkpoint loading: both file formats give the same model, half-precision files convert, and each
+//! kind of bad input gets its own typed error. Bad inputs are crafted here from the tiny fixtures.
+use burn::tensor::{Device, Tensor, TensorData};
+use polyprompt::model::{CausalLm, Family, InputBatch, ModelConfig, PromptPlacement};
+use polyprompt::weights::{self, LoadOptions, WeightsError, WeightsFile};
+use safetensors::{Dtype, SafeTensors, tensor::TensorView};
+
+fn fixture(family: &str, file: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/tests/fixtures/tiny-{family}/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+fn config(family: &str) -> ModelConfig {
+    ModelConfig::from_json(&String::from_utf8(fixture(family, "config.json")).unwrap()).unwrap()
+}
+
+fn load(family: &str, file: WeightsFile) -> Result<CausalLm, WeightsError> {
+    weights::load(&config(family), file, &Device::flex(), &LoadOptions::default())
+}
+
+/// The fixture's safetensors tensors as (name, dtype, shape, bytes), for rewriting.
+fn tensors(family: &str) -> Vec<(String, Dtype, Vec<usize>, Vec<u8>)> {
+    let bytes = fixture(family, "model.safetensors");
+    let st = SafeTensors::deserialize(&bytes).unwrap();
+    st.iter().map(|(n, v)| (n.to_string(), v.dtype(), v.shape().to_vec(), v.data().to_vec())).collect()
+}
+
+fn serialize(tensors: &[(String, Dtype, Vec<usize>, Vec<u8>)]) -> Vec<u8> {
+    let views = tensors.iter().map(|(n, d, s, b)| (n.clone(), TensorView::new(*d, s.clone(), b).unwrap()));
+    safetensors::serialize(views, None).unwrap()
+}
+
+/// f32 bytes re-encoded through `encode` (f32 → 2-byte float).
+fn halved(tensors: &[(String, Dtype, Vec<usize>, Vec<u8>)], dtype: Dtype, encode: fn(f32) -> [u8; 2]) -> Vec<(String, Dtype, Vec<usize>, Vec<u8>)> {
+    tensors
+        .iter()
+        .map(|(n, _, s, b)| {
+            let data = b.chunks_exact(4).flat_map(|x| encode(f32::from_le_bytes(x.try_into().unwrap()))).collect();
+            (n.clone(), dtype, s.clone(), data)
+        })
+        .collect()
+}
+
+/// Hidden states of a small padded batch with a prompt in slots.
+fn outputs(model: &CausalLm) -> Vec<f32> {
+    let h = model.config().hidden;
+    let batch = InputBatch {
+        ids: vec![10, 11, 12, 1, 1, 2, 20, 21, 1, 1, 2, 1],
+        attention: vec![1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0],
+        batch: 2,
+        seq: 6,
+        placement: PromptPlacement::Slots { starts: vec![3, 2], len: 2 },
+    };
+    let prompt: Vec<f32> = (0..2 * h).map(|i| (i as f32 * 0.37).sin() * 0.5).collect();
+    let prompt = Tensor::from_data(TensorData::new(prompt, [2, h]), model.device());
+    let hidden = model.hidden_states(&batch, Some(prompt));
+    hidden.into_data().try_to_vec::<f32>().unwrap()
+}
+
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs()))
+}
+
+#[test]
+fn pytorch_bin_and_safetensors_give_identical_outputs() {
+    for family in ["xglm", "bloom"] {
+        let from_safetensors = load(family, WeightsFile::Safetensors(&fixture(family, "model.safetensors"))).unwrap();
+        let from_bin = load(family, WeightsFile::PytorchBin(&fixture(family, "pytorch_model.bin"))).unwrap();
+        assert_eq!(outputs(&from_safetensors), outputs(&from_bin), "{family}");
+        let dir = format!("{}/tests/fixtures/tiny-{family}", env!("CARGO_MANIFEST_DIR"));
+        let from_dir = weights::load_dir(dir.as_ref(), &Device::flex(), &LoadOptions::default()).unwrap();
+        assert_eq!(outputs(&from_safetensors), outputs(&from_dir), "{family}");
+    }
+}
+
+#[test]
+fn f16_and_bf16_checkpoints_convert_to_f32() {
+    let original = tensors("bloom");
+    let reference = outputs(&load("bloom", WeightsFile::Safetensors(&serialize(&original))).unwrap());
+    let cases: [(Dtype, fn(f32) -> [u8; 2], fn([u8; 2]) -> f32, f32); 2] = [
+        (Dtype::F16, |x| half::f16::from_f32(x).to_le_bytes(), |b| half::f16::from_le_bytes(b).to_f32(), 0.05),
+        (Dtype::BF16, |x| half::bf16::from_f32(x).to_le_bytes(), |b| half::bf16::from_le_bytes(b).to_f32(), 0.3),
+    ];
+    for (dtype, encode, decode, tolerance) in cases {
+        let model = load("bloom", WeightsFile::Safetensors(&serialize(&halved(&original, dtype, encode)))).unwrap();
+        // Rows come back exactly as the 2-byte values decode.
+        let (_, _, _, embedding) = original.iter().find(|(n, ..)| n == "word_embeddings.weight").unwrap();
+        let h = model.config().hidden;
+        let row5: Vec<f32> = embedding[5 * h * 4..6 * h * 4]
+            .chunks_exact(4)
+            .map(|x| decode(encode(f32::from_le_bytes(x.try_into().unwrap()))))
+            .collect();
+        let loaded = model.embedding_rows(&[5], model.device()).into_data().try_to_vec::<f32>().unwrap();
+        assert_eq!(loaded, row5, "{dtype:?}");
+        let diff = max_abs_diff(&outputs(&model), &reference);
+        assert!(diff > 0.0 && diff < tolerance, "{dtype:?} outputs differ from f32 by {diff}");
+    }
+}
+
+#[test]
+fn a_truncated_file_says_so() {
+    for (file, kind) in [("model.safetensors", 0), ("pytorch_model.bin", 1)] {
+        let bytes = fixture("xglm", file);
+        for cut in [4, bytes.len() / 2, bytes.len() - 1] {
+            let part = &bytes[..cut];
+            let file_arg = if kind == 0 { WeightsFile::Safetensors(part) } else { WeightsFile::PytorchBin(part) };
+            let err = load("xglm", file_arg).unwrap_err();
+            assert!(matches!(err, WeightsError::Truncated { file: f, .. } if f == file), "{file} cut at {cut}: {err}");
+        }
+    }
+}
+
+#[test]
+fn a_renamed_tensor_is_missing_and_an_extra_one_unexpected() {
+    let mut renamed = tensors("xglm");
+    let entry = renamed.iter_mut().find(|(n, ..)| n == "model.layers.1.fc2.bias").unwrap();
+    entry.0 = "model.layers.1.fc2.b".into();
+    let err = load("xglm", WeightsFile::Safetensors(&serialize(&renamed))).unwrap_err();
+    assert!(matches!(&err, WeightsError::MissingTensors(m) if m == &["model.layers.1.fc2.bias"]), "{err}");
+    assert!(err.to_string().contains("model.layers.1.fc2.bias"));
+
+    let mut extra = tensors("xglm");
+    extra.push(("model.layers.2.fc1.bias".into(), Dtype::F32, vec![1], vec![0; 4]));
+    let err = load("xglm", WeightsFile::Safetensors(&serialize(&extra))).unwrap_err();
+    assert!(matches!(&err, WeightsError::UnexpectedTensors(u) if u == &["model.layers.2.fc1.bias"]), "{err}");
+}
+
+#[test]
+fn a_wrong_shape_names_tensor_expected_and_got() {
+    // The weights have ffn 256; a config claiming 128 disagrees at the first fc1.
+    let mut config = config("xglm");
+    config.ffn = 128;
+    let bytes = fixture("xglm", "model.safetensors");
+    let err = weights::load(&config, WeightsFile::Safetensors(&bytes), &Device::flex(), &LoadOptions::default())
+        .unwrap_err();
+    match err {
+        WeightsError::ShapeMismatch { tensor, expected, got } => {
+            assert_eq!((tensor.as_str(), expected, got), ("model.layers.0.fc1.weight", vec![128, 64], vec![256, 64]));
+        }
+        other => panic!("{other}"),
+    }
+}
+
+#[test]
+fn an_unsupported_dtype_is_named() {
+    let mut doubled = tensors("bloom");
+    let entry = doubled.iter_mut().find(|(n, ..)| n == "ln_f.bias").unwrap();
+    entry.1 = Dtype::F64;
+    entry.3 = entry.3.chunks_exact(4).flat_map(|x| (f32::from_le_bytes(x.try_into().unwrap()) as f64).to_le_bytes()).collect();
+    let err = load("bloom", WeightsFile::Safetensors(&serialize(&doubled))).unwrap_err();
+    assert!(matches!(&err, WeightsError::UnsupportedDtype { tensor, dtype } if tensor == "ln_f.bias" && dtype == "F64"), "{err}");
+}
+
+#[test]
+fn weights_of_the_other_architecture_are_refused() {
+    let xglm_weights = fixture("xglm", "model.safetensors");
+    let err = load("bloom", WeightsFile::Safetensors(&xglm_weights)).unwrap_err();
+    assert!(
+        matches!(err, WeightsError::WrongArchitecture { config: Family::Bloom, checkpoint: Family::Xglm }),
+        "{err}"
+    );
+    let bloom_weights = fixture("bloom", "pytorch_model.bin");
+    let err = load("xglm", WeightsFile::PytorchBin(&bloom_weights)).unwrap_err();
+    assert!(matches!(err, WeightsError::WrongArchitecture { config: Family::Xglm, checkpoint: Family::Bloom }));
+}
+
+#[test]
+fn a_config_of_another_model_type_is_refused() {
+    let dir = std::env::temp_dir().join(format!("polyprompt-loading-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = String::from_utf8(fixture("xglm", "config.json")).unwrap().replace("\"xglm\"", "\"llama\"");
+    std::fs::write(dir.join("config.json"), config).unwrap();
+    std::fs::write(dir.join("model.safetensors"), fixture("xglm", "model.safetensors")).unwrap();
+    let err = weights::load_dir(&dir, &Device::flex(), &LoadOptions::default()).unwrap_err();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(matches!(&err, WeightsError::Config(e) if e.to_string().contains("`llama`")), "{err}");
+}
+
+#[test]
+fn a_transformer_prefixed_bloom_checkpoint_loads() {
+    // `save_pretrained` of BloomForCausalLM writes `transformer.` names and may keep `lm_head.weight`.
+    let plain = tensors("bloom");
+    let mut prefixed: Vec<_> = plain.iter().map(|(n, d, s, b)| (format!("transformer.{n}"), *d, s.clone(), b.clone())).collect();
+    let embedding = plain.iter().find(|(n, ..)| n == "word_embeddings.weight").unwrap();
+    prefixed.push(("lm_head.weight".into(), embedding.1, embedding.2.clone(), embedding.3.clone()));
+    let a = load("bloom", WeightsFile::Safetensors(&serialize(&plain))).unwrap();
+    let b = load("bloom", WeightsFile::Safetensors(&serialize(&prefixed))).unwrap();
+    assert_eq!(outputs(&a), outputs(&b));
+}
