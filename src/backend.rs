@@ -32,7 +32,9 @@ impl BackendInfo {
     /// One line for a header badge or a log: "WebGPU · <adapter>" or "CPU (flex) — <why>".
     pub fn label(&self) -> String {
         match self {
-            BackendInfo::Gpu { adapter, .. } => format!("WebGPU · {adapter}"),
+            // Natively wgpu runs on Vulkan/Metal/DX12 rather than the browser's WebGPU.
+            BackendInfo::Gpu { adapter, .. } if cfg!(target_arch = "wasm32") => format!("WebGPU · {adapter}"),
+            BackendInfo::Gpu { adapter, .. } => format!("GPU (wgpu) · {adapter}"),
             BackendInfo::Cpu { reason } => format!("CPU (flex) — {reason}"),
         }
     }

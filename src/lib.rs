@@ -7,6 +7,7 @@ pub mod backend;
 pub mod hub;
 pub mod languages;
 pub mod model;
+pub mod prompt_file;
 pub mod sib200;
 pub mod task;
 pub mod tokenize;
