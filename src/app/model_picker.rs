@@ -5,6 +5,7 @@ use leptos::task::spawn_local;
 use super::download::{self, DownloadError, Progress};
 use super::format;
 use crate::hub::{CONFIG_FILE, HubRepo, PRESETS, TOKENIZER_FILE};
+use crate::model::ModelConfig;
 
 /// One file's download, for its progress row.
 #[derive(Clone, Debug, PartialEq)]
@@ -84,27 +85,30 @@ pub fn ModelPicker(on_ready: Callback<ModelFiles>) -> impl IntoView {
     }
 }
 
-/// What was downloaded: the architecture and sizes its `config.json` declares.
+/// What was downloaded: the architecture and sizes its `config.json` declares, or why it is unusable.
 #[component]
 pub fn ModelSummary(files: RwSignal<Option<ModelFiles>>) -> impl IntoView {
     move || {
         files.get().map(|files| {
-            let config: serde_json::Value = serde_json::from_slice(&files.config).unwrap_or_default();
-            let field = |names: &[&str]| {
-                names.iter().find_map(|n| config.get(*n)).map(|v| v.to_string()).unwrap_or_else(|| "?".into())
+            let description = match std::str::from_utf8(&files.config)
+                .map_err(|e| e.to_string())
+                .and_then(|text| ModelConfig::from_json(text).map_err(|e| e.to_string()))
+            {
+                Ok(config) => format!(
+                    "{} · hidden {} · {} layers · vocabulary {} · weights {} ({})",
+                    config.family.name(),
+                    config.hidden,
+                    config.layers,
+                    config.vocab_size,
+                    files.weights_name,
+                    format::bytes(files.weights.len() as u64),
+                ),
+                Err(error) => error,
             };
             view! {
                 <section class="card" data-testid="model-summary">
                     <h2>{files.repo.to_string()}</h2>
-                    <p>{format!(
-                        "{} · hidden {} · {} layers · vocabulary {} · weights {} ({})",
-                        field(&["model_type"]).trim_matches('"'),
-                        field(&["d_model", "hidden_size", "n_embed"]),
-                        field(&["num_layers", "n_layer"]),
-                        field(&["vocab_size"]),
-                        files.weights_name,
-                        format::bytes(files.weights.len() as u64),
-                    )}</p>
+                    <p>{description}</p>
                 </section>
             }
         })

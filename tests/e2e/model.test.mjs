@@ -27,7 +27,7 @@ test('model files download with progress and come from the cache after a reload'
       ['config.json', 'tokenizer.json', 'model.safetensors']);
     assert.deepEqual(await rows.evaluateAll((els) => els.map((e) => e.dataset.cached)), ['false', 'false', 'false']);
     assert.match(await rows.nth(2).innerText(), /[\d.]+ kB of [\d.]+ kB · [\d.]+ [kMG]?B\/s/);
-    assert.match(await page.getByTestId('model-summary').innerText(), /bloom · hidden 64 · 2 layers/);
+    assert.match(await page.getByTestId('model-summary').innerText(), /BLOOM · hidden 64 · 2 layers · vocabulary 1024/);
     await page.screenshot({ path: path.join(shots, 'model-downloaded.png'), fullPage: true });
     const fetched = fileRequests().length;
     assert.equal(fetched, 3, fileRequests().join('\n'));
