@@ -1,0 +1,210 @@
+//! Zero-shot evaluation of a prompt: per language, the argmax over the 7 label tokens (the paper's
+//! rule), accuracy, macro-F1 and per-category counts.
+//!
+//! Sentences are sorted by length before batching so a batch pads little; every read back from the
+//! device is asynchronous (a browser cannot block on WebGPU) and only `[batch, 7]` scores come back.
+use burn::tensor::Tensor;
+use serde::{Deserialize, Serialize};
+
+use crate::languages::Language;
+use crate::model::CausalLm;
+use crate::sib200::{CATEGORIES, Example};
+use crate::task::{TaskFormat, build_batch};
+use crate::tokenize::{LabelToken, TextTokenizer, TokenizeError};
+
+/// How predictions are made: the task format and the label tokens scored (the first token of each
+/// label word, in [`CATEGORIES`] order).
+#[derive(Clone, Debug, PartialEq)]
+pub struct EvalSetup {
+    pub format: TaskFormat,
+    pub label_ids: Vec<u32>,
+    /// Sentences per forward pass.
+    pub batch_size: usize,
+}
+
+impl EvalSetup {
+    pub fn new(format: TaskFormat, labels: &[LabelToken], batch_size: usize) -> EvalSetup {
+        EvalSetup { format, label_ids: labels.iter().map(LabelToken::eval_id).collect(), batch_size: batch_size.max(1) }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CategoryScore {
+    pub category: String,
+    /// Test sentences of this category, and how many were predicted as it.
+    pub n: usize,
+    pub correct: usize,
+    pub predicted: usize,
+}
+
+/// One language's result: the CLI's JSON entry and a row of the app's table.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LanguageResult {
+    pub code: String,
+    pub name: String,
+    pub family: String,
+    pub script: String,
+    pub accuracy: f64,
+    pub macro_f1: f64,
+    pub n: usize,
+    pub per_category: Vec<CategoryScore>,
+}
+
+impl LanguageResult {
+    /// Scores `predictions` against `labels` (both indices into [`CATEGORIES`]).
+    pub fn score(language: &Language, labels: &[usize], predictions: &[usize]) -> LanguageResult {
+        assert_eq!(labels.len(), predictions.len());
+        let per_category: Vec<CategoryScore> = CATEGORIES
+            .iter()
+            .enumerate()
+            .map(|(class, name)| CategoryScore {
+                category: name.to_string(),
+                n: labels.iter().filter(|&&l| l == class).count(),
+                correct: labels.iter().zip(predictions).filter(|&(&l, &p)| l == class && p == class).count(),
+                predicted: predictions.iter().filter(|&&p| p == class).count(),
+            })
+            .collect();
+        let n = labels.len();
+        let correct: usize = per_category.iter().map(|c| c.correct).sum();
+        LanguageResult {
+            code: language.code.into(),
+            name: language.name.into(),
+            family: language.family.into(),
+            script: language.script.into(),
+            accuracy: if n == 0 { 0.0 } else { correct as f64 / n as f64 },
+            macro_f1: macro_f1(&per_category),
+            n,
+            per_category,
+        }
+    }
+}
+
+/// scikit-learn's `f1_score(average="macro")`: the mean F1 over the classes that occur in the labels or
+/// the predictions; a class with no true positive scores 0.
+fn macro_f1(per_category: &[CategoryScore]) -> f64 {
+    let present: Vec<&CategoryScore> = per_category.iter().filter(|c| c.n > 0 || c.predicted > 0).collect();
+    if present.is_empty() {
+        return 0.0;
+    }
+    let f1 = |c: &CategoryScore| {
+        let denominator = (c.n + c.predicted) as f64;
+        if c.correct == 0 { 0.0 } else { 2.0 * c.correct as f64 / denominator }
+    };
+    present.iter().map(|c| f1(c)).sum::<f64>() / present.len() as f64
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EvalError {
+    #[error(transparent)]
+    Tokenize(#[from] TokenizeError),
+    #[error("reading scores back from the device failed: {0}")]
+    Readback(String),
+}
+
+/// The predicted category of each example (index into [`CATEGORIES`]); `prompt` is the effective
+/// prompt `[L, H]` on the model's device. `on_batch(done, total)` reports progress.
+pub async fn predict(
+    model: &CausalLm,
+    tokenizer: &TextTokenizer,
+    prompt: &Tensor<2>,
+    setup: &EvalSetup,
+    examples: &[Example],
+    mut on_batch: impl FnMut(usize, usize),
+) -> Result<Vec<usize>, EvalError> {
+    let ids: Vec<Vec<u32>> = examples.iter().map(|e| tokenizer.encode(&e.text)).collect::<Result<_, _>>()?;
+    let mut order: Vec<usize> = (0..ids.len()).collect();
+    order.sort_by_key(|&i| ids[i].len());
+    let mut predictions = vec![0; examples.len()];
+    let mut done = 0;
+    for chunk in order.chunks(setup.batch_size) {
+        let sentences: Vec<&[u32]> = chunk.iter().map(|&i| ids[i].as_slice()).collect();
+        let batch = build_batch(&sentences, &setup.format, model.config());
+        let hidden = model.hidden_states(&batch.input, Some(prompt.clone()));
+        let scores = model.logits_at(hidden, &batch.predict_at, Some(&setup.label_ids));
+        let scores = read_f32(scores).await?;
+        for (row, &example) in chunk.iter().enumerate() {
+            predictions[example] = argmax(&scores[row * setup.label_ids.len()..(row + 1) * setup.label_ids.len()]);
+        }
+        done += chunk.len();
+        on_batch(done, examples.len());
+    }
+    Ok(predictions)
+}
+
+/// Evaluates one language's test examples.
+pub async fn evaluate(
+    model: &CausalLm,
+    tokenizer: &TextTokenizer,
+    prompt: &Tensor<2>,
+    setup: &EvalSetup,
+    language: &Language,
+    examples: &[Example],
+    on_batch: impl FnMut(usize, usize),
+) -> Result<LanguageResult, EvalError> {
+    let predictions = predict(model, tokenizer, prompt, setup, examples, on_batch).await?;
+    let labels: Vec<usize> = examples.iter().map(|e| e.label).collect();
+    Ok(LanguageResult::score(language, &labels, &predictions))
+}
+
+/// Mean accuracy over results (0 for none).
+pub fn mean_accuracy<'a>(results: impl IntoIterator<Item = &'a LanguageResult>) -> f64 {
+    let (sum, n) = results.into_iter().fold((0.0, 0usize), |(s, n), r| (s + r.accuracy, n + 1));
+    if n == 0 { 0.0 } else { sum / n as f64 }
+}
+
+/// A markdown table of results, one row per language.
+pub fn markdown_table(results: &[LanguageResult]) -> String {
+    let mut table = String::from("| code | language | family | script | accuracy | macro-F1 | n |\n|---|---|---|---|---:|---:|---:|\n");
+    for r in results {
+        table.push_str(&format!(
+            "| {} | {} | {} | {} | {:.3} | {:.3} | {} |\n",
+            r.code, r.name, r.family, r.script, r.accuracy, r.macro_f1, r.n
+        ));
+    }
+    table.push_str(&format!("| | **mean** | | | **{:.3}** | | |\n", mean_accuracy(results)));
+    table
+}
+
+fn argmax(scores: &[f32]) -> usize {
+    // The first maximum, like torch.argmax; NaN never wins.
+    let beats = |s: f32, best: f32| s > best || (best.is_nan() && !s.is_nan());
+    scores.iter().enumerate().fold(0, |best, (i, &s)| if beats(s, scores[best]) { i } else { best })
+}
+
+/// Reads a float tensor back to the host without blocking (required for WebGPU in a browser).
+pub(crate) async fn read_f32<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, EvalError> {
+    let data = tensor.into_data_async().await.map_err(|e| EvalError::Readback(format!("{e:?}")))?;
+    data.into_vec::<f32>().map_err(|e| EvalError::Readback(format!("{e:?}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::languages::by_code;
+
+    #[test]
+    fn macro_f1_matches_scikit_learn() {
+        // sklearn.metrics.f1_score([0,0,1,1,2,2], [0,1,1,1,0,3], average="macro") = 0.325:
+        // F1 = 0.5, 0.8, 0, 0 over classes {0,1,2,3} (class 3 only predicted), mean = 1.3 / 4 = 0.325.
+        let result = LanguageResult::score(by_code("eng_Latn").unwrap(), &[0, 0, 1, 1, 2, 2], &[0, 1, 1, 1, 0, 3]);
+        assert!((result.macro_f1 - 0.325).abs() < 1e-12, "{}", result.macro_f1);
+        assert!((result.accuracy - 0.5).abs() < 1e-12);
+        assert_eq!(result.per_category[1], CategoryScore { category: "travel".into(), n: 2, correct: 2, predicted: 3 });
+        assert_eq!(result.n, 6);
+    }
+
+    #[test]
+    fn perfect_and_empty_scores() {
+        let english = by_code("eng_Latn").unwrap();
+        let perfect = LanguageResult::score(english, &[0, 1, 2, 3, 4, 5, 6], &[0, 1, 2, 3, 4, 5, 6]);
+        assert_eq!((perfect.accuracy, perfect.macro_f1), (1.0, 1.0));
+        let empty = LanguageResult::score(english, &[], &[]);
+        assert_eq!((empty.accuracy, empty.macro_f1, empty.n), (0.0, 0.0, 0));
+    }
+
+    #[test]
+    fn argmax_takes_the_first_maximum() {
+        assert_eq!(argmax(&[0.1, 0.5, 0.5, -1.0]), 1);
+        assert_eq!(argmax(&[f32::NAN, 0.2]), 1);
+    }
+}
