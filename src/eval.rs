@@ -165,8 +165,8 @@ pub fn markdown_table(results: &[LanguageResult]) -> String {
     table
 }
 
-fn argmax(scores: &[f32]) -> usize {
-    // The first maximum, like torch.argmax; NaN never wins.
+/// Index of the first maximum, like torch.argmax; NaN never wins.
+pub(crate) fn argmax(scores: &[f32]) -> usize {
     let beats = |s: f32, best: f32| s > best || (best.is_nan() && !s.is_nan());
     scores.iter().enumerate().fold(0, |best, (i, &s)| if beats(s, scores[best]) { i } else { best })
 }
@@ -174,7 +174,7 @@ fn argmax(scores: &[f32]) -> usize {
 /// Reads a float tensor back to the host without blocking (required for WebGPU in a browser).
 pub(crate) async fn read_f32<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, EvalError> {
     let data = tensor.into_data_async().await.map_err(|e| EvalError::Readback(format!("{e:?}")))?;
-    data.into_vec::<f32>().map_err(|e| EvalError::Readback(format!("{e:?}")))
+    data.try_into_vec::<f32>().map_err(|e| EvalError::Readback(format!("{e:?}")))
 }
 
 #[cfg(test)]

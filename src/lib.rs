@@ -8,10 +8,13 @@ pub mod eval;
 pub mod hub;
 pub mod languages;
 pub mod model;
+pub mod prompt;
 pub mod prompt_file;
 pub mod sib200;
+pub mod study;
 pub mod task;
 pub mod tokenize;
+pub mod train;
 pub mod weights;
 
 #[cfg(target_arch = "wasm32")]

@@ -65,6 +65,11 @@ pub enum PromptFileError {
     BadLength(usize),
     #[error("hidden size {0} is outside 1..={MAX_HIDDEN}")]
     BadHidden(usize),
+    #[error(
+        "this adapter_model.safetensors carries no polyprompt metadata: import it together with its \
+         adapter_config.json"
+    )]
+    NoMetadata,
     #[error("the prompt's metadata is unreadable ({0})")]
     Metadata(String),
     #[error(
@@ -108,10 +113,19 @@ impl PromptFile {
             .metadata()
             .as_ref()
             .and_then(|m| m.get(METADATA_KEY))
-            .ok_or_else(|| PromptFileError::Metadata("no polyprompt metadata: pass adapter_config.json too".into()))?;
+            .ok_or(PromptFileError::NoMetadata)?;
         let metadata = parse_metadata(json)?;
         let (length, hidden, embeddings) = read_tensor(bytes)?;
         Ok(PromptFile { length, hidden, embeddings, metadata })
+    }
+
+    /// Reads an imported prompt: our single file, or a PEFT pair (its safetensors and `adapter_config.json`).
+    /// Our metadata wins when a file has it.
+    pub fn from_files(safetensors: &[u8], adapter_config: Option<&str>) -> Result<PromptFile, PromptFileError> {
+        match (PromptFile::from_safetensors(safetensors), adapter_config) {
+            (Err(PromptFileError::NoMetadata), Some(config)) => PromptFile::from_peft(safetensors, config),
+            (result, _) => result,
+        }
     }
 
     /// Reads a PEFT pair (as `save_pretrained` writes it). PEFT prepends its prompt, so the placement
@@ -330,6 +344,16 @@ mod tests {
         assert_eq!((json["num_virtual_tokens"].as_u64(), json["token_dim"].as_u64()), (Some(4), Some(64)));
         let lora = config.replace("PROMPT_TUNING", "LORA");
         assert!(matches!(PromptFile::from_peft(&bytes, &lora), Err(PromptFileError::PeftConfig(_))));
+
+        // A file PEFT itself wrote has no metadata: it needs its config, and then imports as a prefix.
+        let raw: Vec<u8> = prompt.embeddings.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let view = TensorView::new(Dtype::F32, vec![4, 64], &raw).unwrap();
+        let plain = safetensors::serialize([(TENSOR_NAME, view)], None).unwrap();
+        assert_eq!(PromptFile::from_files(&plain, None), Err(PromptFileError::NoMetadata));
+        let imported = PromptFile::from_files(&plain, Some(&config)).unwrap();
+        assert_eq!((imported.metadata.placement, &imported.embeddings), (Placement::Prefix, &prompt.embeddings));
+        // Our own file keeps its own metadata even with a config beside it.
+        assert_eq!(PromptFile::from_files(&bytes, Some(&config)).unwrap(), prompt);
     }
 
     #[test]

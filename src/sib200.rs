@@ -135,7 +135,8 @@ pub fn read_split(dir: &Path, language: &str, split: Split) -> Result<Vec<Exampl
 }
 
 /// How many examples per class to take.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Shots {
     PerClass(usize),
     /// Every example of the (undersampled) classes.
