@@ -289,7 +289,8 @@ mod tests {
         for row in rows.chunks(64) {
             let mean = row.iter().sum::<f32>() / 64.0;
             let var = row.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / 64.0;
-            assert!(mean.abs() < 1e-5 && (var - 1.0).abs() < 1e-3, "mean {mean} var {var}");
+            // Variance v / (v + eps) just under 1: the MLP's raw outputs are small, so eps shows.
+            assert!(mean.abs() < 1e-5 && (0.99..1.0001).contains(&var), "mean {mean} var {var}");
         }
     }
 
