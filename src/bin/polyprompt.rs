@@ -1,9 +1,31 @@
-//! The native command line over polyprompt's core.
+//! The native command line over polyprompt's core: train, evaluate, sweep, inspect.
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
-use anyhow::{Context, Result};
-use clap::{Parser, Subcommand};
-use polyprompt::model::{ModelConfig, WeightDtype};
+use anyhow::{Context, Result, bail};
+use burn::tensor::{Device, Tensor, TensorData};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use polyprompt::backend::{self, Preference};
+use polyprompt::eval::{self, EvalSetup, LanguageResult};
+use polyprompt::languages::{self, LANGUAGES, Language};
+use polyprompt::model::{CausalLm, ModelConfig, WeightDtype};
+use polyprompt::prompt::PromptInit;
+use polyprompt::prompt_file::PromptFile;
+use polyprompt::sib200::{self, Shots, Split};
+use polyprompt::study::{self, PAPER_LENGTHS, PAPER_REPARAM_HIDDEN, StudyResult};
+use polyprompt::task::{Placement, TaskFormat};
+use polyprompt::tokenize::TextTokenizer;
+use polyprompt::train::{LossKind, RunOutcome, TrainConfig, TrainControl, TrainEvent, Trainer};
+use polyprompt::weights::{self, LoadOptions};
+
+/// PEFT's file names, which `--out` folders and `--prompt` folders use.
+const ADAPTER_WEIGHTS: &str = "adapter_model.safetensors";
+const ADAPTER_CONFIG: &str = "adapter_config.json";
+/// The run's full state, for `train --resume`.
+const CHECKPOINT: &str = "checkpoint.safetensors";
+/// Losses are read back from the device every this many steps.
+const READBACK_EVERY: usize = 4;
 
 #[derive(Parser)]
 #[command(name = "polyprompt", version, about = "Soft prompt tuning for cross-lingual transfer (XGLM, BLOOM)")]
@@ -14,6 +36,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Train a soft prompt on English SIB-200 with the model frozen (the paper's recipe by default).
+    Train(TrainArgs),
+    /// Evaluate a prompt zero-shot on SIB-200 test sets (default: the paper's 52 languages).
+    Eval(EvalArgs),
+    /// The paper's study: train and evaluate every prompt length × reparameterization on/off.
+    Sweep(SweepArgs),
     /// Describe a model directory in the hub's layout: architecture, parameters, memory per dtype.
     Inspect {
         /// Folder with config.json (and tokenizer.json, weights) as on the Hugging Face hub.
@@ -21,10 +49,469 @@ enum Command {
     },
 }
 
+#[derive(Args)]
+struct ModelArgs {
+    /// Model folder in the hub's layout: config.json, tokenizer.json, model.safetensors or pytorch_model.bin.
+    #[arg(long)]
+    model: PathBuf,
+    /// SIB-200 folder: <language>/{train,dev,test}.tsv.
+    #[arg(long)]
+    data: PathBuf,
+    /// Run on the GPU through wgpu when an adapter is available (default: the CPU).
+    #[arg(long)]
+    gpu: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum InitArg {
+    /// uniform(-0.5, 0.5), the paper's.
+    Uniform,
+    /// Embeddings of common vocabulary tokens.
+    Vocabulary,
+    /// Embeddings of the tokens of --init-text.
+    Text,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LossArg {
+    /// Cross-entropy over the whole vocabulary (the paper's).
+    Full,
+    /// Cross-entropy over the 7 label tokens only (faster).
+    Labels,
+}
+
+/// The training recipe, shared by `train` and `sweep`; defaults are the paper's.
+#[derive(Args)]
+struct RecipeArgs {
+    /// How the prompt starts.
+    #[arg(long, value_enum, default_value = "uniform")]
+    init: InitArg,
+    /// Text whose token embeddings start the prompt (with --init text).
+    #[arg(long)]
+    init_text: Option<String>,
+    /// Hidden size of the reparameterization MLP when one is used.
+    #[arg(long, default_value_t = PAPER_REPARAM_HIDDEN)]
+    reparam_hidden: usize,
+    /// Peak learning rate of AdamW.
+    #[arg(long, default_value_t = 5e-3)]
+    lr: f64,
+    /// Fraction of steps warming the learning rate up.
+    #[arg(long, default_value_t = 0.1)]
+    warmup: f64,
+    #[arg(long, default_value_t = 20)]
+    epochs: usize,
+    #[arg(long, default_value_t = 8)]
+    batch: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Training examples per class, or "all".
+    #[arg(long, default_value = "8", value_parser = parse_shots)]
+    shots: Shots,
+    /// Where the prompt goes: suffix slots before EOS (the paper) or prepended (PEFT).
+    #[arg(long, value_enum, default_value = "suffix")]
+    placement: PlacementArg,
+    #[arg(long, value_enum, default_value = "full")]
+    loss: LossArg,
+    /// Longest input in tokens (the sentence is truncated to fit).
+    #[arg(long, default_value_t = 128)]
+    max_len: usize,
+    /// Stop after this many steps (the learning-rate schedule spans them).
+    #[arg(long)]
+    max_steps: Option<usize>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PlacementArg {
+    Suffix,
+    Prefix,
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Folder for the prompt (adapter_model.safetensors + adapter_config.json) and the run's checkpoint.
+    #[arg(long)]
+    out: PathBuf,
+    /// Number of prompt vectors.
+    #[arg(long, default_value_t = 10)]
+    prompt_length: usize,
+    /// Produce the prompt with the reparameterization MLP.
+    #[arg(long)]
+    reparam: bool,
+    #[command(flatten)]
+    recipe: RecipeArgs,
+    /// Evaluate the trained prompt on these languages afterwards ("all" = the 52; default: none).
+    #[arg(long, value_delimiter = ',')]
+    languages: Vec<String>,
+    /// Continue the run saved in this checkpoint (or the folder holding checkpoint.safetensors).
+    #[arg(long)]
+    resume: Option<PathBuf>,
+    /// Hub id recorded as the base model (default: config.json's `_name_or_path`, else the folder name).
+    #[arg(long)]
+    base_model: Option<String>,
+}
+
+#[derive(Args)]
+struct EvalArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// A prompt file, or a folder with adapter_model.safetensors (+ adapter_config.json).
+    #[arg(long)]
+    prompt: PathBuf,
+    /// JSON results: one entry per language; a markdown table is written beside it (.md).
+    #[arg(long)]
+    out: PathBuf,
+    /// FLORES-200 codes, comma-separated, or "all" (the paper's 52).
+    #[arg(long, value_delimiter = ',', default_value = "all")]
+    languages: Vec<String>,
+    /// Sentences per forward pass.
+    #[arg(long, default_value_t = 32)]
+    batch: usize,
+}
+
+#[derive(Args)]
+struct SweepArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Folder for every run's prompt, results.json, results.md and chart.svg.
+    #[arg(long)]
+    out: PathBuf,
+    /// Prompt lengths to try.
+    #[arg(long, value_delimiter = ',', default_values_t = PAPER_LENGTHS)]
+    lengths: Vec<usize>,
+    /// Reparameterization settings to try: off, on, or both.
+    #[arg(long, value_delimiter = ',', default_values = ["off", "on"])]
+    reparam: Vec<ReparamArg>,
+    #[command(flatten)]
+    recipe: RecipeArgs,
+    /// Languages to evaluate each prompt on ("all" = the 52).
+    #[arg(long, value_delimiter = ',', default_value = "all")]
+    languages: Vec<String>,
+    #[arg(long)]
+    base_model: Option<String>,
+}
+
+#[derive(Clone, Copy, PartialEq, ValueEnum)]
+enum ReparamArg {
+    Off,
+    On,
+}
+
+fn parse_shots(text: &str) -> Result<Shots, String> {
+    match text {
+        "all" => Ok(Shots::All),
+        k => k.parse().map(Shots::PerClass).map_err(|_| format!("expected a number of examples or \"all\", not {k:?}")),
+    }
+}
+
 fn main() -> Result<()> {
     match Cli::parse().command {
+        Command::Train(args) => train(args),
+        Command::Eval(args) => evaluate(args),
+        Command::Sweep(args) => sweep(args),
         Command::Inspect { model } => inspect(&model),
     }
+}
+
+/// The model, its tokenizer and its hub id, loaded from a folder in the hub's layout.
+struct Loaded {
+    model: CausalLm,
+    tokenizer: TextTokenizer,
+    base_model: String,
+}
+
+fn load(args: &ModelArgs, base_model: Option<String>) -> Result<Loaded> {
+    let (device, info) =
+        pollster::block_on(backend::init(if args.gpu { Preference::Auto } else { Preference::Cpu }));
+    eprintln!("device: {}", info.label());
+    let model = weights::load_dir(&args.model, &device, &LoadOptions::default())
+        .with_context(|| format!("cannot load the model in {}", args.model.display()))?;
+    let path = args.model.join("tokenizer.json");
+    let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let tokenizer = TextTokenizer::from_bytes(&bytes).with_context(|| format!("in {}", path.display()))?;
+    tokenizer.check_against(model.config()).with_context(|| format!("{} does not fit the model", path.display()))?;
+    let base_model = base_model.unwrap_or_else(|| hub_id(&args.model));
+    Ok(Loaded { model, tokenizer, base_model })
+}
+
+/// config.json's `_name_or_path` (what transformers records), else the folder's name.
+fn hub_id(dir: &Path) -> String {
+    let recorded = std::fs::read_to_string(dir.join("config.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .and_then(|json| json["_name_or_path"].as_str().map(str::to_string))
+        .filter(|name| !name.is_empty());
+    recorded.unwrap_or_else(|| {
+        let name = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+        name.file_name().map_or_else(|| "local-model".into(), |n| n.to_string_lossy().into_owned())
+    })
+}
+
+fn recipe_config(recipe: &RecipeArgs, length: usize, reparam: bool) -> Result<TrainConfig> {
+    let init = match (recipe.init, &recipe.init_text) {
+        (InitArg::Uniform, _) => PromptInit::Uniform,
+        (InitArg::Vocabulary, _) => PromptInit::Vocabulary,
+        (InitArg::Text, Some(text)) => PromptInit::Text(text.clone()),
+        (InitArg::Text, None) => bail!("--init text needs --init-text \"some words\""),
+    };
+    let mut config = TrainConfig::paper(length);
+    config.prompt.init = init;
+    config.prompt.reparam_hidden = reparam.then_some(recipe.reparam_hidden);
+    config.placement = match recipe.placement {
+        PlacementArg::Suffix => Placement::Suffix,
+        PlacementArg::Prefix => Placement::Prefix,
+    };
+    config.loss = match recipe.loss {
+        LossArg::Full => LossKind::FullVocabulary,
+        LossArg::Labels => LossKind::LabelTokens,
+    };
+    config.learning_rate = recipe.lr;
+    config.warmup_ratio = recipe.warmup;
+    config.epochs = recipe.epochs;
+    config.batch_size = recipe.batch;
+    config.seed = recipe.seed;
+    config.shots = recipe.shots;
+    config.max_len = recipe.max_len;
+    config.max_steps = recipe.max_steps;
+    Ok(config)
+}
+
+/// The requested languages: "all" or codes among the paper's 52.
+fn select_languages(codes: &[String]) -> Result<Vec<Language>> {
+    if codes.iter().any(|c| c == "all") {
+        return Ok(LANGUAGES.to_vec());
+    }
+    codes
+        .iter()
+        .map(|code| {
+            languages::by_code(code).copied().with_context(|| {
+                format!("{code} is not one of the 52 evaluation languages (FLORES-200 codes such as swh_Latn; or \"all\")")
+            })
+        })
+        .collect()
+}
+
+fn bar(total: u64, template: &str) -> ProgressBar {
+    let bar = ProgressBar::new(total);
+    bar.set_style(ProgressStyle::with_template(template).expect("valid template").progress_chars("=> "));
+    bar
+}
+
+fn train(args: TrainArgs) -> Result<()> {
+    let loaded = load(&args.model, args.base_model.clone())?;
+    let train_split = sib200::read_split(&args.model.data, "eng_Latn", Split::Train)?;
+    let dev_split = sib200::read_split(&args.model.data, "eng_Latn", Split::Dev)?;
+    let evaluate_on = select_languages(&args.languages)?;
+    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+
+    let mut trainer = match &args.resume {
+        Some(path) => {
+            let path = if path.is_dir() { path.join(CHECKPOINT) } else { path.clone() };
+            let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            let trainer = Trainer::resume(&loaded.model, &loaded.tokenizer, &bytes, &train_split, &dev_split)?;
+            eprintln!("resuming at step {} of {}", trainer.steps_done(), trainer.total_steps());
+            trainer
+        }
+        None => {
+            let config = recipe_config(&args.recipe, args.prompt_length, args.reparam)?;
+            Trainer::new(&loaded.model, &loaded.tokenizer, config, &train_split, &dev_split)?
+        }
+    };
+    let outcome = run_with_progress(&mut trainer, &loaded.model)?;
+    let mut file = pollster::block_on(trainer.prompt_file(&loaded.base_model))?;
+    // Saved whatever the outcome: an interrupted run keeps its prompt and can be resumed.
+    std::fs::write(args.out.join(CHECKPOINT), pollster::block_on(trainer.save())?)?;
+    write_prompt(&args.out, &file, loaded.model.config())?;
+    match outcome {
+        RunOutcome::Finished => eprintln!("trained {} steps; prompt in {}", trainer.steps_done(), args.out.display()),
+        RunOutcome::Cancelled | RunOutcome::Paused => {
+            eprintln!(
+                "stopped at step {} of {}: the prompt so far is in {}; continue with --resume {}",
+                trainer.steps_done(),
+                trainer.total_steps(),
+                args.out.display(),
+                args.out.join(CHECKPOINT).display()
+            );
+            std::process::exit(130);
+        }
+    }
+    if !evaluate_on.is_empty() {
+        let results = evaluate_prompt(&loaded, &file, &args.model.data, &evaluate_on, 32)?;
+        file.metadata.results = serde_json::to_value(&results)?;
+        write_prompt(&args.out, &file, loaded.model.config())?;
+        write_results(&args.out.join("results.json"), &results)?;
+    }
+    Ok(())
+}
+
+/// Cancelled by Ctrl-C; one for the whole process (a sweep's later runs stop too).
+fn interrupt_control() -> Result<TrainControl> {
+    static CONTROL: OnceLock<TrainControl> = OnceLock::new();
+    if let Some(control) = CONTROL.get() {
+        return Ok(control.clone());
+    }
+    let control = TrainControl::default();
+    let on_interrupt = control.clone();
+    ctrlc::set_handler(move || on_interrupt.cancel()).context("cannot watch for Ctrl-C")?;
+    Ok(CONTROL.get_or_init(|| control).clone())
+}
+
+/// Runs to the end with a progress bar; Ctrl-C stops after the current step.
+fn run_with_progress(trainer: &mut Trainer, model: &CausalLm) -> Result<RunOutcome> {
+    let control = interrupt_control()?;
+    let progress = bar(
+        trainer.total_steps() as u64,
+        "{spinner} train [{bar:30}] {pos}/{len} steps · {msg} · ETA {eta}",
+    );
+    progress.set_position(trainer.steps_done() as u64);
+    let outcome = pollster::block_on(trainer.run(model, &control, READBACK_EVERY, |event| match event {
+        TrainEvent::Steps { records, progress: p } => {
+            progress.set_position(p.step as u64);
+            if let Some(last) = records.last() {
+                progress.set_message(format!(
+                    "epoch {}/{} · loss {:.4} · {:.1} ex/s",
+                    p.epoch, p.epochs, last.loss, p.examples_per_second
+                ));
+            }
+        }
+        TrainEvent::Validation { record, improved } => progress.println(format!(
+            "epoch {:>3}: validation loss {:.4}, accuracy {:.3}{}",
+            record.epoch,
+            record.loss,
+            record.accuracy,
+            if improved { " (best so far)" } else { "" }
+        )),
+    }));
+    progress.finish_and_clear();
+    Ok(outcome?)
+}
+
+/// Writes the PEFT pair; our metadata rides in the safetensors header.
+fn write_prompt(dir: &Path, file: &PromptFile, config: &ModelConfig) -> Result<()> {
+    std::fs::write(dir.join(ADAPTER_WEIGHTS), file.to_safetensors())?;
+    std::fs::write(dir.join(ADAPTER_CONFIG), file.peft_config_json(config))?;
+    Ok(())
+}
+
+/// A prompt file, or a folder holding PEFT's pair.
+fn read_prompt(path: &Path) -> Result<PromptFile> {
+    let (weights, folder) = if path.is_dir() { (path.join(ADAPTER_WEIGHTS), path) } else { (path.to_path_buf(), path.parent().unwrap_or(Path::new("."))) };
+    let bytes = std::fs::read(&weights).with_context(|| format!("cannot read the prompt {}", weights.display()))?;
+    let config = std::fs::read_to_string(folder.join(ADAPTER_CONFIG)).ok();
+    PromptFile::from_files(&bytes, config.as_deref()).with_context(|| format!("in {}", weights.display()))
+}
+
+fn evaluate_prompt(
+    loaded: &Loaded,
+    file: &PromptFile,
+    data: &Path,
+    languages: &[Language],
+    batch: usize,
+) -> Result<Vec<LanguageResult>> {
+    file.check_compatible(loaded.model.config())?;
+    let device: &Device = loaded.model.device();
+    let prompt = Tensor::<2>::from_data(TensorData::new(file.embeddings.clone(), [file.length, file.hidden]), device);
+    // The length the prompt was trained with, so sentences are truncated the same way.
+    let max_len = file.metadata.training["config"]["max_len"].as_u64().map_or(128, |n| n as usize);
+    let format = TaskFormat { placement: file.metadata.placement, prompt_len: file.length, max_len };
+    let labels = loaded.tokenizer.label_tokens(file.metadata.family)?;
+    let setup = EvalSetup::new(format, &labels, batch);
+    let splits = languages
+        .iter()
+        .map(|l| sib200::read_split(data, l.code, Split::Test))
+        .collect::<Result<Vec<_>, _>>()?;
+    let progress = bar(
+        splits.iter().map(Vec::len).sum::<usize>() as u64,
+        "{spinner} eval  [{bar:30}] {pos}/{len} sentences · {msg} · ETA {eta}",
+    );
+    let mut results = Vec::new();
+    for (language, examples) in languages.iter().zip(&splits) {
+        progress.set_message(language.name);
+        let start = progress.position();
+        let result = pollster::block_on(eval::evaluate(
+            &loaded.model,
+            &loaded.tokenizer,
+            &prompt,
+            &setup,
+            language,
+            examples,
+            |done, _| progress.set_position(start + done as u64),
+        ))?;
+        results.push(result);
+    }
+    progress.finish_and_clear();
+    Ok(results)
+}
+
+/// The JSON entries, and the markdown table beside them (same name, `.md`), also printed.
+fn write_results(path: &Path, results: &[LanguageResult]) -> Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(path, serde_json::to_string_pretty(results)?)?;
+    let table = format!(
+        "{}\nmean accuracy over {} languages: {:.3}\n",
+        eval::markdown_table(results),
+        results.len(),
+        eval::mean_accuracy(results)
+    );
+    std::fs::write(path.with_extension("md"), &table)?;
+    println!("{table}");
+    Ok(())
+}
+
+fn evaluate(args: EvalArgs) -> Result<()> {
+    let file = read_prompt(&args.prompt)?;
+    let loaded = load(&args.model, None)?;
+    let languages = select_languages(&args.languages)?;
+    let results = evaluate_prompt(&loaded, &file, &args.model.data, &languages, args.batch)?;
+    write_results(&args.out, &results)
+}
+
+fn sweep(args: SweepArgs) -> Result<()> {
+    let loaded = load(&args.model, args.base_model.clone())?;
+    let train_split = sib200::read_split(&args.model.data, "eng_Latn", Split::Train)?;
+    let dev_split = sib200::read_split(&args.model.data, "eng_Latn", Split::Dev)?;
+    let languages = select_languages(&args.languages)?;
+    let reparam: Vec<Option<usize>> = [ReparamArg::Off, ReparamArg::On]
+        .into_iter()
+        .filter(|r| args.reparam.contains(r))
+        .map(|r| (r == ReparamArg::On).then_some(args.recipe.reparam_hidden))
+        .collect();
+    let cells = study::grid(&args.lengths, &reparam);
+    let base = recipe_config(&args.recipe, 1, false)?;
+    std::fs::create_dir_all(&args.out)?;
+    let mut study = Vec::new();
+    for (i, cell) in cells.iter().enumerate() {
+        eprintln!("[{}/{}] {}", i + 1, cells.len(), cell.label());
+        let mut trainer = Trainer::new(&loaded.model, &loaded.tokenizer, cell.config(&base), &train_split, &dev_split)?;
+        let outcome = run_with_progress(&mut trainer, &loaded.model)?;
+        let mut file = pollster::block_on(trainer.prompt_file(&loaded.base_model))?;
+        let dir = args.out.join(cell.slug());
+        std::fs::create_dir_all(&dir)?;
+        if outcome != RunOutcome::Finished {
+            write_prompt(&dir, &file, loaded.model.config())?;
+            bail!("stopped during {}: finished runs and this run's prompt so far are in {}", cell.label(), args.out.display());
+        }
+        let results = evaluate_prompt(&loaded, &file, &args.model.data, &languages, 32)?;
+        file.metadata.results = serde_json::to_value(&results)?;
+        write_prompt(&dir, &file, loaded.model.config())?;
+        study.push(StudyResult { cell: *cell, results });
+        // Rewritten after every cell, so an interrupted sweep keeps what it finished.
+        write_study(&args.out, &study, &loaded.base_model)?;
+    }
+    println!("{}", study::comparison_table(&study));
+    eprintln!("results.json, results.md and chart.svg in {}", args.out.display());
+    Ok(())
+}
+
+fn write_study(dir: &Path, study: &[StudyResult], base_model: &str) -> Result<()> {
+    std::fs::write(dir.join("results.json"), serde_json::to_string_pretty(study)?)?;
+    std::fs::write(dir.join("results.md"), study::comparison_table(study))?;
+    let title = format!("Soft prompt tuning on {base_model}: zero-shot SIB-200 accuracy");
+    std::fs::write(dir.join("chart.svg"), study::chart_svg(study, &title))?;
+    Ok(())
 }
 
 fn inspect(dir: &Path) -> Result<()> {

@@ -1,0 +1,175 @@
+//! The `polyprompt` command line, run as users run it, on the tiny fixture models and the real SIB-200.
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const CLI: &str = env!("CARGO_BIN_EXE_polyprompt");
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn data() -> PathBuf {
+    root().join("../shared/data/sib200")
+}
+
+fn model(family: &str) -> PathBuf {
+    root().join(format!("tests/fixtures/tiny-{family}"))
+}
+
+/// A fresh scratch folder under target/ (kept after the run for inspection).
+fn scratch(name: &str) -> PathBuf {
+    let dir = root().join("target/cli-tests").join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(CLI).args(args).current_dir(root()).output().unwrap()
+}
+
+fn succeed(args: &[&str]) -> Output {
+    let output = run(args);
+    assert!(output.status.success(), "polyprompt {args:?} failed:\n{}", String::from_utf8_lossy(&output.stderr));
+    output
+}
+
+fn fail(args: &[&str]) -> String {
+    let output = run(args);
+    assert!(!output.status.success(), "polyprompt {args:?} should have failed");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn s(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+#[test]
+fn train_then_eval_gives_a_peft_prompt_and_a_52_language_table() {
+    let out = scratch("train-eval");
+    let prompt = out.join("prompt");
+    let results = out.join("r.json");
+    let (m, d) = (model("bloom"), data());
+    succeed(&["train", "--model", s(&m), "--data", s(&d), "--max-steps", "20", "--out", s(&prompt)]);
+
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(prompt.join("adapter_config.json")).unwrap()).unwrap();
+    assert_eq!((config["peft_type"].as_str(), config["task_type"].as_str()), (Some("PROMPT_TUNING"), Some("CAUSAL_LM")));
+    assert_eq!((config["num_virtual_tokens"].as_u64(), config["token_dim"].as_u64()), (Some(10), Some(64)));
+    let file = polyprompt::prompt_file::PromptFile::from_safetensors(&std::fs::read(prompt.join("adapter_model.safetensors")).unwrap())
+        .unwrap();
+    assert_eq!(file.metadata.training["steps_done"], 20);
+
+    let output = succeed(&["eval", "--model", s(&m), "--data", s(&d), "--prompt", s(&prompt), "--out", s(&results)]);
+    let entries: Vec<serde_json::Value> = serde_json::from_str(&std::fs::read_to_string(&results).unwrap()).unwrap();
+    assert_eq!(entries.len(), 52);
+    for entry in &entries {
+        for key in ["code", "name", "family", "script"] {
+            assert!(entry[key].as_str().is_some_and(|v| !v.is_empty()), "{key} in {entry}");
+        }
+        assert_eq!(entry["n"], 204, "{}", entry["code"]);
+        let accuracy = entry["accuracy"].as_f64().unwrap();
+        let macro_f1 = entry["macro_f1"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&accuracy) && (0.0..=1.0).contains(&macro_f1));
+    }
+    assert_eq!(entries[0]["code"], "eng_Latn");
+    let table = std::fs::read_to_string(results.with_extension("md")).unwrap();
+    assert_eq!(table.lines().filter(|l| l.starts_with("| ") && l.contains("_")).count(), 52);
+    assert!(String::from_utf8_lossy(&output.stdout).contains("| swh_Latn | Swahili |"));
+
+    // The prompt file alone (not its folder) works too, and another family's model refuses it.
+    let single = prompt.join("adapter_model.safetensors");
+    let english = out.join("en.json");
+    succeed(&["eval", "--model", s(&m), "--data", s(&d), "--prompt", s(&single), "--out", s(&english), "--languages", "eng_Latn"]);
+    let again: Vec<serde_json::Value> = serde_json::from_str(&std::fs::read_to_string(&english).unwrap()).unwrap();
+    assert_eq!(again[0], entries[0], "the same prompt gives the same English result");
+    let error = fail(&["eval", "--model", s(&model("xglm")), "--data", s(&d), "--prompt", s(&prompt), "--out", s(&english)]);
+    assert!(error.contains("this prompt is for BLOOM but the loaded model is XGLM"), "{error}");
+}
+
+#[test]
+fn ctrl_c_keeps_the_prompt_and_the_run_resumes() {
+    let out = scratch("interrupt");
+    let (m, d) = (model("xglm"), data());
+    let child = Command::new(CLI)
+        .args(["train", "--model", s(&m), "--data", s(&d), "--max-steps", "100000", "--prompt-length", "2", "--out", s(&out)])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("continue with --resume"), "{stderr}");
+    let file = polyprompt::prompt_file::PromptFile::from_safetensors(&std::fs::read(out.join("adapter_model.safetensors")).unwrap())
+        .unwrap();
+    let steps = file.metadata.training["steps_done"].as_u64().unwrap();
+    assert!(steps > 0 && steps < 100000, "stopped after {steps} steps");
+
+    // Resuming continues from there (interrupted again: its steps only grow).
+    let child = Command::new(CLI)
+        .args(["train", "--model", s(&m), "--data", s(&d), "--out", s(&out), "--resume", s(&out)])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(&format!("resuming at step {steps} of 100000")), "{stderr}");
+    let file = polyprompt::prompt_file::PromptFile::from_safetensors(&std::fs::read(out.join("adapter_model.safetensors")).unwrap())
+        .unwrap();
+    assert!(file.metadata.training["steps_done"].as_u64().unwrap() > steps);
+}
+
+#[test]
+fn sweep_writes_a_table_and_a_chart_for_the_grid() {
+    let out = scratch("sweep");
+    let (m, d) = (model("xglm"), data());
+    succeed(&[
+        "sweep", "--model", s(&m), "--data", s(&d), "--out", s(&out), "--lengths", "1,3", "--reparam", "off,on",
+        "--reparam-hidden", "8", "--max-steps", "3", "--languages", "eng_Latn,swh_Latn",
+    ]);
+    let study: Vec<serde_json::Value> = serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    let cells: Vec<(u64, Option<u64>)> =
+        study.iter().map(|s| (s["cell"]["length"].as_u64().unwrap(), s["cell"]["reparam_hidden"].as_u64())).collect();
+    assert_eq!(cells, [(1, None), (1, Some(8)), (3, None), (3, Some(8))]);
+    assert!(study.iter().all(|s| s["results"].as_array().unwrap().len() == 2));
+    let table = std::fs::read_to_string(out.join("results.md")).unwrap();
+    assert!(table.starts_with("| language | L1 | L1 + MLP8 | L3 | L3 + MLP8 |"), "{table}");
+    let svg = std::fs::read_to_string(out.join("chart.svg")).unwrap();
+    assert_eq!(svg.matches("<polyline").count(), 2);
+    for slug in ["l1", "l1-mlp8", "l3", "l3-mlp8"] {
+        assert!(out.join(slug).join("adapter_model.safetensors").is_file(), "{slug}");
+    }
+}
+
+#[test]
+fn bad_input_gets_a_message_that_says_what_to_do() {
+    let out = scratch("errors");
+    let (m, d) = (model("bloom"), data());
+    // A data folder without English.
+    let empty = out.join("empty-data");
+    std::fs::create_dir_all(&empty).unwrap();
+    let error = fail(&["train", "--model", s(&m), "--data", s(&empty), "--out", s(&out)]);
+    assert!(error.contains("eng_Latn") && error.contains("train.tsv"), "{error}");
+    // A language that is not one of the 52.
+    let error = fail(&["train", "--model", s(&m), "--data", s(&d), "--out", s(&out), "--languages", "xxx_Latn"]);
+    assert!(error.contains("xxx_Latn is not one of the 52"), "{error}");
+    // Not a prompt file.
+    let junk = out.join("junk.safetensors");
+    std::fs::write(&junk, b"definitely not safetensors").unwrap();
+    let error = fail(&["eval", "--model", s(&m), "--data", s(&d), "--prompt", s(&junk), "--out", s(&out.join("r.json"))]);
+    assert!(error.contains("not a prompt file"), "{error}");
+    // A model folder without weights.
+    let bare = out.join("bare-model");
+    std::fs::create_dir_all(&bare).unwrap();
+    std::fs::copy(m.join("config.json"), bare.join("config.json")).unwrap();
+    let error = fail(&["train", "--model", s(&bare), "--data", s(&d), "--out", s(&out)]);
+    assert!(error.contains("cannot load the model"), "{error}");
+    // Text init without text.
+    let error = fail(&["train", "--model", s(&m), "--data", s(&d), "--out", s(&out), "--init", "text"]);
+    assert!(error.contains("--init-text"), "{error}");
+}
