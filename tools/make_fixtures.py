@@ -19,6 +19,10 @@ What it writes (all under tests/fixtures/, documented field by field in tests/fi
     parity.safetensors/json reference forward/backward for the paper's suffix prompt and for PEFT's prefix prompt.
     tokenize.json           reference token ids (with and without special tokens) and label-word ids.
     trajectory.safetensors/json  20 AdamW steps of prompt tuning: paper recipe, paper + reparameterization, PEFT.
+    peft_import.json        PeftModel.from_pretrained on polyprompt's own export (target/peft-export/, written by
+                            `cargo test --release --test peft_export`, which this step runs) reproduces the reference.
+
+Arguments pick steps (default all): `models` (hub files, tokenize, parity), `trajectory`, `peft-import`.
 
 How the paper's semantics are computed (transformers 4.26 + the authors' SoftPrompt, whatever transformers is
 installed here): the authors replace the *token-embedding lookup* with a module that writes the prompt vectors into
@@ -903,12 +907,50 @@ def trajectory(family: str, model, tk: Tokenizer, out_dir: Path) -> None:
     write_json(out_dir / "trajectory.json", meta)
 
 
+def peft_import(family: str, model, out_dir: Path) -> None:
+    """PEFT loads the prompt file polyprompt exports (target/peft-export/, written by `cargo test --release
+    --test peft_export`) and, on the parity batch, gives the reference PEFT logits."""
+    import hashlib
+    import subprocess
+
+    from peft import PeftModel
+    from safetensors import safe_open
+
+    export = ROOT / "target" / "peft-export" / f"tiny-{family}"
+    # The test writes the export before it compares against the (possibly stale) record.
+    subprocess.run(["cargo", "test", "--release", "--test", "peft_export"], cwd=ROOT, capture_output=True)
+    weights = (export / "adapter_model.safetensors").read_bytes()
+    config = (export / "adapter_config.json").read_bytes()
+    with safe_open(str(out_dir / "parity.safetensors"), framework="pt") as f:
+        ref = {k: f.get_tensor(k) for k in ("prompt", "peft_input_ids", "peft_attention_mask", "peft_logits")}
+    pm = PeftModel.from_pretrained(model, str(export))
+    pm.eval()
+    loaded = pm.prompt_encoder["default"].embedding.weight.detach()
+    with torch.no_grad():
+        logits = pm(input_ids=ref["peft_input_ids"], attention_mask=ref["peft_attention_mask"]).logits
+    n = ref["peft_input_ids"].shape[0]
+    ext_mask = torch.cat([torch.ones(n, loaded.shape[0], dtype=torch.int64), ref["peft_attention_mask"]], dim=1)
+    record = {
+        "family": family,
+        "versions": VERSIONS,
+        "what": "PeftModel.from_pretrained on polyprompt's export of parity.safetensors' prompt (prefix placement)",
+        "adapter_model_sha256": hashlib.sha256(weights).hexdigest(),
+        "adapter_config_sha256": hashlib.sha256(config).hexdigest(),
+        "peft_type": pm.peft_config["default"].peft_type.value,
+        "num_virtual_tokens": pm.peft_config["default"].num_virtual_tokens,
+        "loaded_prompt_equals_file": bool(torch.equal(loaded, ref["prompt"])),
+        "max_abs_diff_vs_reference_peft_logits": max_diff_at(logits, ref["peft_logits"], ext_mask),
+    }
+    assert record["loaded_prompt_equals_file"] and record["max_abs_diff_vs_reference_peft_logits"] <= 1e-5, record
+    write_json(out_dir / "peft_import.json", record)
+
+
 def write_json(path: Path, obj) -> None:
     path.write_text(json.dumps(obj, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def main() -> None:
-    only = set(sys.argv[1:]) or {"models", "trajectory"}
+    only = set(sys.argv[1:]) or {"models", "trajectory", "peft-import"}
     for family in ("xglm", "bloom"):
         out_dir = OUT / f"tiny-{family}"
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -920,6 +962,8 @@ def main() -> None:
             parity(family, model, tk, out_dir)
         if "trajectory" in only:
             trajectory(family, model, tk, out_dir)
+        if "peft-import" in only:
+            peft_import(family, model, out_dir)
         print(f"tiny-{family}: done", flush=True)
 
 
