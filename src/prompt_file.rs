@@ -193,6 +193,13 @@ impl PromptFile {
         Ok(())
     }
 
+    /// Eight hex digits identifying the prompt's vectors at share-link precision (f16): a prompt and the
+    /// one restored from its link show the same fingerprint.
+    pub fn fingerprint(&self) -> String {
+        let halves: Vec<u8> = self.embeddings.iter().flat_map(|v| half::f16::from_f32(*v).to_le_bytes()).collect();
+        format!("{:08x}", crc32(&halves))
+    }
+
     /// The prompt and its metadata for a URL fragment: deflated JSON + f16 vectors, base64url.
     pub fn to_share_fragment(&self) -> String {
         let metadata = serde_json::to_vec(&self.metadata).expect("metadata serialises");
@@ -360,6 +367,9 @@ mod tests {
     fn share_links_round_trip_within_f16_precision() {
         let prompt = sample(20, 1024);
         let link = prompt.to_share_fragment();
+        let restored = PromptFile::from_share_fragment(&link).unwrap();
+        assert_eq!(restored.fingerprint(), prompt.fingerprint());
+        assert_ne!(sample(20, 1023).fingerprint(), prompt.fingerprint());
         assert!(link.starts_with("pp1.") && link.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)));
         let restored = PromptFile::from_share_fragment(&format!("#{link}")).unwrap();
         assert_eq!(restored.metadata, prompt.metadata);

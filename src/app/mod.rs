@@ -1,17 +1,35 @@
 //! The Leptos (client-side rendered) app: one component per thing the user sees.
 mod backend_badge;
+mod data;
 mod download;
 mod engine_check;
+mod evaluation_panel;
 mod format;
+mod loss_chart;
 mod model_picker;
+mod prompt_actions;
+mod results;
+mod save;
+mod saved_runs;
+mod session;
+mod training_panel;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+use burn::tensor::Device;
+
 use crate::backend::{self, BackendInfo, EngineCheck, Preference};
+use crate::eval::LanguageResult;
+use crate::prompt_file::PromptFile;
 use backend_badge::BackendBadge;
 use engine_check::EngineCheckPanel;
+use evaluation_panel::EvaluationPanel;
 use model_picker::{ModelFiles, ModelPicker, ModelSummary};
+use prompt_actions::PromptActions;
+use saved_runs::{SavedRun, SavedRuns};
+use session::Session;
+use training_panel::TrainingPanel;
 
 /// Where the app's compute device stands.
 #[derive(Clone, Debug, PartialEq)]
@@ -23,11 +41,50 @@ pub enum DeviceState {
 #[component]
 pub fn App() -> impl IntoView {
     let device_state = RwSignal::new(DeviceState::Starting);
+    let device = StoredValue::new_local(None::<Device>);
     let model_files = RwSignal::new(None::<ModelFiles>);
+    let session = RwSignal::new_local(None::<Session>);
+    let load_error = RwSignal::new(None::<String>);
+    let (prompt, shared_notice) = prompt_from_link();
+    let prompt = RwSignal::new(prompt);
+    let results = RwSignal::new(Vec::<LanguageResult>::new());
     spawn_local(async move {
-        let (device, info) = backend::init(Preference::Auto).await;
-        let check = backend::engine_check(&device).await;
+        let (ready, info) = backend::init(Preference::Auto).await;
+        let check = backend::engine_check(&ready).await;
+        device.set_value(Some(ready));
         device_state.set(DeviceState::Ready { info, check });
+    });
+    // Load the model once both its files and the device are there.
+    Effect::new(move |_| {
+        let (Some(files), DeviceState::Ready { .. }) = (model_files.get(), device_state.get()) else { return };
+        let Some(device) = device.get_value() else { return };
+        session.set(None);
+        match Session::load(&files, &device) {
+            Ok(loaded) => {
+                load_error.set(None);
+                session.set(Some(loaded));
+            }
+            Err(error) => load_error.set(Some(error)),
+        }
+    });
+    let on_prompt = Callback::new(move |file: PromptFile| {
+        results.set(Vec::new());
+        prompt.set(Some(file));
+    });
+    let runs = RwSignal::new(saved_runs::load());
+    let save_error = RwSignal::new(None::<String>);
+    // Every prompt the page holds is saved at once, and again as its results come in.
+    Effect::new(move |_| {
+        if let Some(file) = prompt.get() {
+            save_error.set(saved_runs::save(runs, &file, &results.get()).err());
+        }
+    });
+    let on_open = Callback::new(move |run: SavedRun| match run.prompt_file() {
+        Ok(file) => {
+            prompt.set(Some(file));
+            results.set(run.results);
+        }
+        Err(error) => save_error.set(Some(format!("That saved run is damaged ({error}); delete it."))),
     });
 
     view! {
@@ -41,10 +98,51 @@ pub fn App() -> impl IntoView {
             </div>
             <BackendBadge state=device_state />
         </header>
+        {shared_notice.map(|notice| view! {
+            <p class="notice" data-testid="shared-notice" role="status">{notice}</p>
+        })}
         <main data-testid="app-main">
-            <ModelPicker on_ready=Callback::new(move |files| model_files.set(Some(files))) />
-            <ModelSummary files=model_files />
-            <EngineCheckPanel state=device_state />
+            <div class="column">
+                <ModelPicker on_ready=Callback::new(move |files| model_files.set(Some(files))) />
+                <ModelSummary files=model_files />
+                <p data-testid="model-loaded" data-loaded=move || session.with(Option::is_some).to_string()
+                    class:error=move || load_error.with(Option::is_some) role="status">
+                    {move || match (session.get(), load_error.get()) {
+                        (Some(s), _) => format!("{} is loaded and frozen.", s.name()),
+                        (None, Some(error)) => format!("The model could not be loaded: {error}"),
+                        (None, None) => String::new(),
+                    }}
+                </p>
+                <EngineCheckPanel state=device_state />
+            </div>
+            <div class="column">
+                <TrainingPanel session on_prompt />
+                <PromptActions prompt session />
+                {move || save_error.get().map(|error| view! { <p class="error" role="alert" data-testid="save-error">{error}</p> })}
+                <SavedRuns runs on_open />
+            </div>
+            <div class="column wide">
+                <EvaluationPanel session prompt results />
+            </div>
         </main>
+    }
+}
+
+/// A prompt carried by the page's share link (`#pp1.…`), and what to tell the user about it. Nothing is
+/// fetched for it: the prompt is in the link itself.
+fn prompt_from_link() -> (Option<PromptFile>, Option<String>) {
+    let hash = web_sys::window().and_then(|w| w.location().hash().ok()).unwrap_or_default();
+    if hash.len() <= 1 {
+        return (None, None);
+    }
+    match PromptFile::from_share_fragment(&hash) {
+        Ok(file) => {
+            let notice = format!(
+                "Opened a shared prompt: {} vectors for {}. Load that model (step 1), then evaluate it (step 4).",
+                file.length, file.metadata.base_model
+            );
+            (Some(file), Some(notice))
+        }
+        Err(error) => (None, Some(format!("This page's link does not hold a usable prompt: {error}"))),
     }
 }

@@ -1,0 +1,94 @@
+//! Step 4: evaluate the current prompt zero-shot on the 52 languages' SIB-200 test sets, language by
+//! language, with progress; the results table and chart fill in as languages finish.
+use burn::tensor::{Tensor, TensorData};
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use super::data::fetch_split;
+use super::results::{AccuracyChart, ResultsTable, ShareScatter};
+use super::session::Session;
+use crate::eval::{self, EvalSetup, LanguageResult};
+use crate::languages::LANGUAGES;
+use crate::prompt_file::PromptFile;
+use crate::sib200::Split;
+use crate::task::TaskFormat;
+
+/// Sentences per forward pass.
+const EVAL_BATCH: usize = 32;
+/// The quick preview's test sentences per language (of 204): for classroom demos on slow devices.
+const QUICK_SENTENCES: usize = 28;
+
+#[component]
+pub fn EvaluationPanel(
+    session: RwSignal<Option<Session>, LocalStorage>,
+    prompt: RwSignal<Option<PromptFile>>,
+    results: RwSignal<Vec<LanguageResult>>,
+) -> impl IntoView {
+    let quick = RwSignal::new(false);
+    let busy = RwSignal::new(false);
+    let status = RwSignal::new(String::new());
+    let start = move |_| {
+        let (Some(session), Some(file)) = (session.get_untracked(), prompt.get_untracked()) else { return };
+        if let Err(error) = file.check_compatible(session.model.config()) {
+            status.set(error.to_string());
+            return;
+        }
+        busy.set(true);
+        results.set(Vec::new());
+        let limit = if quick.get_untracked() { QUICK_SENTENCES } else { usize::MAX };
+        spawn_local(async move {
+            if let Err(error) = evaluate_all(&session, &file, limit, results, status).await {
+                status.set(format!("{error}. Results so far are kept."));
+            }
+            busy.set(false);
+        });
+    };
+    view! {
+        <section class="card results" aria-labelledby="results-title">
+            <h2 id="results-title">"4 · Zero-shot transfer to 52 languages"</h2>
+            <p class="muted">
+                "The prompt was trained on English only. Each language's 204 test sentences are classified by "
+                "the frozen model with the prompt: the topic whose label word scores highest wins. Chance is 1/7."
+            </p>
+            <label class="field checkbox">
+                <input type="checkbox" data-testid="eval-quick" prop:checked=move || quick.get()
+                    on:change=move |ev| quick.set(event_target_checked(&ev)) />
+                <span>{format!("Quick preview: the first {QUICK_SENTENCES} test sentences per language")}</span>
+            </label>
+            <button type="button" class="primary" data-testid="eval-start"
+                disabled=move || busy.get() || session.with(Option::is_none) || prompt.with(Option::is_none)
+                on:click=start>"Evaluate on 52 languages"</button>
+            <p data-testid="eval-status" role="status">{move || status.get()}</p>
+            <AccuracyChart results />
+            <ShareScatter results family=Signal::derive(move || prompt.with(|p| p.as_ref().map(|f| f.metadata.family))) />
+            <ResultsTable results />
+        </section>
+    }
+}
+
+async fn evaluate_all(
+    session: &Session,
+    file: &PromptFile,
+    limit: usize,
+    results: RwSignal<Vec<LanguageResult>>,
+    status: RwSignal<String>,
+) -> Result<(), String> {
+    let model = &session.model;
+    let prompt = Tensor::<2>::from_data(TensorData::new(file.embeddings.clone(), [file.length, file.hidden]), model.device());
+    let max_len = file.metadata.training["config"]["max_len"].as_u64().map_or(128, |n| n as usize);
+    let format = TaskFormat { placement: file.metadata.placement, prompt_len: file.length, max_len };
+    let labels = session.tokenizer.label_tokens(file.metadata.family).map_err(|e| e.to_string())?;
+    let setup = EvalSetup::new(format, &labels, EVAL_BATCH);
+    for (i, language) in LANGUAGES.iter().enumerate() {
+        status.set(format!("Evaluating {} ({} of {})…", language.name, i + 1, LANGUAGES.len()));
+        let mut examples = fetch_split(language.code, Split::Test).await?;
+        examples.truncate(limit);
+        let result = eval::evaluate(model, &session.tokenizer, &prompt, &setup, language, &examples, |_, _| {})
+            .await
+            .map_err(|e| format!("{}: {e}", language.name))?;
+        results.update(|r| r.push(result));
+    }
+    let mean = results.with(|r| eval::mean_accuracy(r));
+    status.set(format!("Done: mean accuracy {:.1}% over {} languages (chance 14.3%).", 100.0 * mean, LANGUAGES.len()));
+    Ok(())
+}

@@ -1,0 +1,166 @@
+//! Runs kept in the browser: every prompt the page holds (trained, paused, cancelled, imported or opened
+//! from a link) is saved at once with its results, so a reload or a crash loses nothing; saved runs can
+//! be reopened and compared side by side.
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use gloo::storage::{LocalStorage, Storage};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::eval::{LanguageResult, mean_accuracy};
+use crate::prompt_file::PromptFile;
+
+const STORAGE_KEY: &str = "polyprompt-runs-v1";
+/// Oldest runs beyond this are dropped (a 10-vector prompt for a 560M model takes ~55 kB).
+const MAX_RUNS: usize = 40;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SavedRun {
+    /// The prompt's fingerprint: one entry per prompt.
+    pub id: String,
+    pub label: String,
+    /// Milliseconds since the epoch.
+    pub saved_at: f64,
+    /// The prompt file (f32, with its metadata), base64.
+    pub prompt: String,
+    pub results: Vec<LanguageResult>,
+}
+
+impl SavedRun {
+    pub fn prompt_file(&self) -> Result<PromptFile, String> {
+        let bytes = STANDARD.decode(&self.prompt).map_err(|e| e.to_string())?;
+        PromptFile::from_safetensors(&bytes).map_err(|e| e.to_string())
+    }
+}
+
+/// A short description of a prompt for lists: "L4 · tiny-bloom · uniform · MLP 200".
+fn label(file: &PromptFile) -> String {
+    let config = &file.metadata.training["config"]["prompt"];
+    let init = config["init"]["kind"].as_str().unwrap_or("imported");
+    let mlp = config["reparam_hidden"].as_u64().map(|h| format!(" · MLP {h}")).unwrap_or_default();
+    format!("L{} · {} · {init}{mlp}", file.length, file.metadata.base_model)
+}
+
+/// The runs in storage, newest first; unreadable storage counts as empty (and is said in the console).
+pub fn load() -> Vec<SavedRun> {
+    LocalStorage::get(STORAGE_KEY).unwrap_or_else(|e| {
+        if !matches!(e, gloo::storage::errors::StorageError::KeyNotFound(_)) {
+            web_sys::console::warn_1(&format!("saved runs unreadable: {e}").into());
+        }
+        Vec::new()
+    })
+}
+
+/// Saves `file` (and its results) as the newest run, replacing its earlier entry. Returns why not, if the
+/// browser refused (storage full or disabled).
+pub fn save(runs: RwSignal<Vec<SavedRun>>, file: &PromptFile, results: &[LanguageResult]) -> Result<(), String> {
+    let run = SavedRun {
+        id: file.fingerprint(),
+        label: label(file),
+        saved_at: js_sys::Date::now(),
+        prompt: STANDARD.encode(file.to_safetensors()),
+        results: results.to_vec(),
+    };
+    let mut list = runs.get_untracked();
+    list.retain(|r| r.id != run.id);
+    list.insert(0, run);
+    list.truncate(MAX_RUNS);
+    LocalStorage::set(STORAGE_KEY, &list)
+        .map_err(|e| format!("The run could not be saved in this browser ({e}): download the prompt file to keep it."))?;
+    runs.set(list);
+    Ok(())
+}
+
+fn delete(runs: RwSignal<Vec<SavedRun>>, id: &str) {
+    let mut list = runs.get_untracked();
+    list.retain(|r| r.id != id);
+    if LocalStorage::set(STORAGE_KEY, &list).is_ok() {
+        runs.set(list);
+    }
+}
+
+/// Saved runs: open one, delete one, and compare the chosen ones' accuracies side by side.
+#[component]
+pub fn SavedRuns(runs: RwSignal<Vec<SavedRun>>, on_open: Callback<SavedRun>) -> impl IntoView {
+    let compared = RwSignal::new(Vec::<String>::new());
+    view! {
+        <section class="card saved-runs" aria-labelledby="runs-title">
+            <h2 id="runs-title">"Saved runs"</h2>
+            <p class="muted">"Kept in this browser. Tick runs to compare them."</p>
+            <ul data-testid="saved-runs">
+                {move || runs.get().into_iter().map(|run| {
+                    let id = run.id.clone();
+                    let ticked = {
+                        let id = id.clone();
+                        move || compared.with(|c| c.contains(&id))
+                    };
+                    let toggle = {
+                        let id = id.clone();
+                        move |_| compared.update(|c| if let Some(i) = c.iter().position(|x| *x == id) { c.remove(i); } else { c.push(id.clone()); })
+                    };
+                    let mean = (!run.results.is_empty()).then(|| format!(" · mean {:.1}%", 100.0 * mean_accuracy(&run.results)));
+                    let open = {
+                        let run = run.clone();
+                        move |_| on_open.run(run.clone())
+                    };
+                    let remove = {
+                        let id = id.clone();
+                        move |_| delete(runs, &id)
+                    };
+                    view! {
+                        <li data-testid="saved-run" data-id=id.clone()>
+                            <label class="checkbox">
+                                <input type="checkbox" prop:checked=ticked on:change=toggle />
+                                <span>{run.label.clone()}{mean}</span>
+                            </label>
+                            <button type="button" data-testid="saved-run-open" on:click=open>"Open"</button>
+                            <button type="button" on:click=remove aria-label=format!("Delete {}", run.label)>"Delete"</button>
+                        </li>
+                    }
+                }).collect_view()}
+            </ul>
+            <RunComparison runs compared />
+        </section>
+    }
+}
+
+/// Mean accuracy per language family for each compared run, one column per run.
+#[component]
+fn RunComparison(runs: RwSignal<Vec<SavedRun>>, compared: RwSignal<Vec<String>>) -> impl IntoView {
+    move || {
+        let chosen: Vec<SavedRun> = runs.with(|all| {
+            compared.with(|ids| ids.iter().filter_map(|id| all.iter().find(|r| &r.id == id && !r.results.is_empty()).cloned()).collect())
+        });
+        (chosen.len() >= 2).then(|| {
+            let mut families: Vec<String> = Vec::new();
+            for run in &chosen {
+                for r in &run.results {
+                    let family = r.family.split(',').next().unwrap_or(&r.family).trim().to_string();
+                    if !families.contains(&family) {
+                        families.push(family);
+                    }
+                }
+            }
+            let cell = |run: &SavedRun, family: Option<&str>| {
+                let members: Vec<LanguageResult> = run
+                    .results
+                    .iter()
+                    .filter(|r| family.is_none_or(|f| r.family.split(',').next().unwrap_or(&r.family).trim() == f))
+                    .cloned()
+                    .collect();
+                if members.is_empty() { "–".to_string() } else { format!("{:.1}%", 100.0 * mean_accuracy(&members)) }
+            };
+            view! {
+                <table class="comparison" data-testid="run-comparison">
+                    <thead><tr><th>"Languages"</th>{chosen.iter().map(|r| view! { <th>{r.label.clone()}</th> }).collect_view()}</tr></thead>
+                    <tbody>
+                        <tr><th>"All"</th>{chosen.iter().map(|r| view! { <td>{cell(r, None)}</td> }).collect_view()}</tr>
+                        {families.iter().map(|f| view! {
+                            <tr><th>{f.clone()}</th>{chosen.iter().map(|r| view! { <td>{cell(r, Some(f))}</td> }).collect_view()}</tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            }
+        })
+    }
+}

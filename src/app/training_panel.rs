@@ -1,0 +1,320 @@
+//! Step 3: the prompt's settings (the paper's defaults), start / pause / resume / cancel, progress with ETA
+//! and the live loss chart. Training runs on the page's event loop one step at a time: every step only
+//! queues device work, losses are read back every few steps, and the loop yields to the browser between
+//! steps, so the page stays responsive on WebGPU. Whatever ends a run (finish, pause, cancel, an error),
+//! its prompt so far is handed on.
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use super::data::fetch_split;
+use super::loss_chart::LossChart;
+use super::session::Session;
+use crate::prompt::PromptInit;
+use crate::prompt_file::PromptFile;
+use crate::sib200::{Shots, Split};
+use crate::train::{Progress, RunOutcome, TrainConfig, TrainControl, TrainEvent, Trainer, ValidationRecord};
+
+/// Losses are read back from the device every this many steps (one readback stalls the GPU queue).
+const READBACK_EVERY: usize = 4;
+
+#[derive(Clone, Debug, PartialEq)]
+enum Phase {
+    Idle,
+    Preparing,
+    Running,
+    Paused,
+    Finished,
+    Cancelled,
+    Failed(String),
+}
+
+impl Phase {
+    fn name(&self) -> &'static str {
+        match self {
+            Phase::Idle => "idle",
+            Phase::Preparing => "preparing",
+            Phase::Running => "running",
+            Phase::Paused => "paused",
+            Phase::Finished => "finished",
+            Phase::Cancelled => "cancelled",
+            Phase::Failed(_) => "failed",
+        }
+    }
+}
+
+/// The run's settings as the form holds them.
+#[derive(Clone, Copy)]
+struct Settings {
+    length: RwSignal<usize>,
+    init: RwSignal<&'static str>,
+    reparam: RwSignal<bool>,
+    reparam_hidden: RwSignal<usize>,
+    learning_rate: RwSignal<f64>,
+    epochs: RwSignal<usize>,
+    batch: RwSignal<usize>,
+    shots: RwSignal<usize>,
+    seed: RwSignal<u64>,
+}
+
+impl Settings {
+    fn paper() -> Settings {
+        let paper = TrainConfig::paper(10);
+        Settings {
+            length: RwSignal::new(paper.prompt.length),
+            init: RwSignal::new("uniform"),
+            reparam: RwSignal::new(false),
+            reparam_hidden: RwSignal::new(crate::study::PAPER_REPARAM_HIDDEN),
+            learning_rate: RwSignal::new(paper.learning_rate),
+            epochs: RwSignal::new(paper.epochs),
+            batch: RwSignal::new(paper.batch_size),
+            shots: RwSignal::new(8),
+            seed: RwSignal::new(paper.seed),
+        }
+    }
+
+    fn config(&self) -> TrainConfig {
+        let mut config = TrainConfig::paper(self.length.get_untracked());
+        config.prompt.init = match self.init.get_untracked() {
+            "vocabulary" => PromptInit::Vocabulary,
+            _ => PromptInit::Uniform,
+        };
+        config.prompt.reparam_hidden = self.reparam.get_untracked().then(|| self.reparam_hidden.get_untracked());
+        config.learning_rate = self.learning_rate.get_untracked();
+        config.epochs = self.epochs.get_untracked();
+        config.batch_size = self.batch.get_untracked();
+        config.shots = Shots::PerClass(self.shots.get_untracked());
+        config.seed = self.seed.get_untracked();
+        config
+    }
+}
+
+/// What the panel shows of a run.
+#[derive(Clone, Copy)]
+struct RunView {
+    phase: RwSignal<Phase>,
+    losses: RwSignal<Vec<(usize, f32)>>,
+    validations: RwSignal<Vec<ValidationRecord>>,
+    progress: RwSignal<Option<Progress>>,
+}
+
+#[component]
+pub fn TrainingPanel(
+    session: RwSignal<Option<Session>, LocalStorage>,
+    /// Receives the run's prompt whenever it stops (finished, paused, cancelled or failed).
+    on_prompt: Callback<PromptFile>,
+) -> impl IntoView {
+    let settings = Settings::paper();
+    let run = RunView {
+        phase: RwSignal::new(Phase::Idle),
+        losses: RwSignal::new(Vec::new()),
+        validations: RwSignal::new(Vec::new()),
+        progress: RwSignal::new(None),
+    };
+    let trainer = StoredValue::new_local(None::<Trainer>);
+    let control = StoredValue::new(TrainControl::default());
+
+    let start = move |_| {
+        let Some(session) = session.get_untracked() else { return };
+        let config = settings.config();
+        control.set_value(TrainControl::default());
+        run.losses.set(Vec::new());
+        run.validations.set(Vec::new());
+        run.progress.set(None);
+        run.phase.set(Phase::Preparing);
+        spawn_local(async move {
+            let prepared = async {
+                let train = fetch_split("eng_Latn", Split::Train).await?;
+                let dev = fetch_split("eng_Latn", Split::Dev).await?;
+                Trainer::new(&session.model, &session.tokenizer, config, &train, &dev).map_err(|e| e.to_string())
+            };
+            match prepared.await {
+                Ok(fresh) => drive(session, fresh, control.get_value(), run, trainer, on_prompt).await,
+                Err(error) => run.phase.set(Phase::Failed(error)),
+            }
+        });
+    };
+    let pause = move |_| control.with_value(|c| c.set_paused(true));
+    let resume = move |_| {
+        let (Some(session), Some(paused)) = (session.get_untracked(), trainer.try_update_value(Option::take).flatten())
+        else {
+            return;
+        };
+        control.with_value(|c| c.set_paused(false));
+        spawn_local(drive(session, paused, control.get_value(), run, trainer, on_prompt));
+    };
+    let cancel = move |_| {
+        control.with_value(TrainControl::cancel);
+        // A paused run has no loop to notice: it ends here (its prompt was handed on when it paused).
+        if run.phase.get_untracked() == Phase::Paused {
+            trainer.set_value(None);
+            run.phase.set(Phase::Cancelled);
+        }
+    };
+
+    let running = move || matches!(run.phase.get(), Phase::Preparing | Phase::Running);
+    view! {
+        <section class="card training" aria-labelledby="training-title">
+            <h2 id="training-title">"3 · Prompt & training"</h2>
+            <p class="muted">
+                "The model stays frozen. Only the prompt — a few vectors placed after each sentence — is "
+                "trained on English topic classification (SIB-200), then tested on other languages."
+            </p>
+            <SettingsForm settings disabled=Signal::derive(move || !matches!(run.phase.get(), Phase::Idle | Phase::Finished | Phase::Cancelled | Phase::Failed(_))) />
+            <div class="actions">
+                <button type="button" class="primary" data-testid="train-start"
+                    disabled=move || session.with(Option::is_none) || running() || run.phase.get() == Phase::Paused
+                    on:click=start>"Start training"</button>
+                <button type="button" data-testid="train-pause" disabled=move || run.phase.get() != Phase::Running
+                    on:click=pause>"Pause"</button>
+                <button type="button" data-testid="train-resume" disabled=move || run.phase.get() != Phase::Paused
+                    on:click=resume>"Resume"</button>
+                <button type="button" data-testid="train-cancel"
+                    disabled=move || !matches!(run.phase.get(), Phase::Running | Phase::Paused)
+                    on:click=cancel>"Cancel"</button>
+            </div>
+            {move || session.with(Option::is_none).then(|| view! {
+                <p class="muted">"Load a model (step 1) to train."</p>
+            })}
+            <RunStatus run />
+            <LossChart losses=run.losses validations=run.validations />
+        </section>
+    }
+}
+
+/// Runs `trainer` until it stops, mirroring its events into `run`; hands the prompt on at every stop and
+/// keeps a paused trainer for resuming.
+async fn drive(
+    session: Session,
+    mut fresh: Trainer,
+    control: TrainControl,
+    run: RunView,
+    store: StoredValue<Option<Trainer>, LocalStorage>,
+    on_prompt: Callback<PromptFile>,
+) {
+    run.phase.set(Phase::Running);
+    let outcome = fresh
+        .run(&session.model, &control, READBACK_EVERY, |event| match event {
+            TrainEvent::Steps { records, progress } => {
+                run.losses.update(|l| l.extend(records.iter().map(|r| (r.step, r.loss))));
+                run.progress.set(Some(progress));
+            }
+            TrainEvent::Validation { record, .. } => run.validations.update(|v| v.push(record)),
+        })
+        .await;
+    match fresh.prompt_file(&session.name()).await {
+        Ok(file) => on_prompt.run(file),
+        Err(error) => web_sys::console::error_1(&format!("the prompt could not be read back: {error}").into()),
+    }
+    run.phase.set(match outcome {
+        Ok(RunOutcome::Finished) => Phase::Finished,
+        Ok(RunOutcome::Paused) => {
+            store.set_value(Some(fresh));
+            Phase::Paused
+        }
+        Ok(RunOutcome::Cancelled) => Phase::Cancelled,
+        Err(error) => Phase::Failed(format!("{error}. The prompt so far is kept below.")),
+    });
+}
+
+#[component]
+fn RunStatus(run: RunView) -> impl IntoView {
+    let text = move || {
+        let phase = run.phase.get();
+        let progress = run.progress.get();
+        let steps = progress.as_ref().map(|p| {
+            let eta = if p.eta_seconds.is_finite() { format!(" · about {:.0} s left", p.eta_seconds) } else { String::new() };
+            format!(
+                "step {} of {} · epoch {}/{} · {:.1} examples/s{eta}",
+                p.step, p.total_steps, p.epoch, p.epochs, p.examples_per_second
+            )
+        });
+        let last = run.losses.with(|l| l.last().map(|(_, loss)| format!(" · loss {loss:.4}")));
+        match phase {
+            Phase::Idle => "Not started.".to_string(),
+            Phase::Preparing => "Fetching English SIB-200 and preparing the prompt…".to_string(),
+            Phase::Failed(error) => error,
+            phase => format!(
+                "{}{}{}",
+                match phase {
+                    Phase::Running => "Training",
+                    Phase::Paused => "Paused",
+                    Phase::Finished => "Finished — the prompt with the lowest validation loss is kept",
+                    _ => "Cancelled — the prompt so far is kept",
+                },
+                steps.map(|s| format!(": {s}")).unwrap_or_default(),
+                last.unwrap_or_default()
+            ),
+        }
+    };
+    let fraction = move || run.progress.get().map_or(0.0, |p| p.step as f64 / p.total_steps.max(1) as f64);
+    view! {
+        <div class="run-status">
+            <progress max="1" value=fraction aria-label="training progress"></progress>
+            <p data-testid="train-status" data-phase=move || run.phase.get().name() role="status"
+                class:error=move || matches!(run.phase.get(), Phase::Failed(_))>{text}</p>
+        </div>
+    }
+}
+
+#[component]
+fn SettingsForm(settings: Settings, disabled: Signal<bool>) -> impl IntoView {
+    view! {
+        <fieldset class="settings" disabled=move || disabled.get()>
+            <NumberField label="Prompt length (vectors)" testid="setting-length" value=settings.length min=1.0 max=100.0 step=1.0
+                help="How many vectors are trained. The paper finds short prompts often transfer best." />
+            <label class="field">
+                <span>"Initialisation"</span>
+                <select data-testid="setting-init" on:change=move |ev| settings.init.set(
+                    if event_target_value(&ev) == "vocabulary" { "vocabulary" } else { "uniform" })>
+                    <option value="uniform" selected=move || settings.init.get() == "uniform">"uniform(−0.5, 0.5) (paper)"</option>
+                    <option value="vocabulary" selected=move || settings.init.get() == "vocabulary">"embeddings of common words"</option>
+                </select>
+            </label>
+            <label class="field checkbox">
+                <input type="checkbox" data-testid="setting-reparam" prop:checked=move || settings.reparam.get()
+                    on:change=move |ev| settings.reparam.set(event_target_checked(&ev)) />
+                <span>"Reparameterization: produce the prompt with a small MLP (helps some languages, hurts others)"</span>
+            </label>
+            <NumberField label="MLP hidden size" testid="setting-reparam-hidden" value=settings.reparam_hidden min=1.0 max=4096.0 step=1.0
+                help="Width of the MLP's hidden layer (the authors' example: 200)." />
+            <NumberField label="Learning rate" testid="setting-lr" value=settings.learning_rate min=0.00001 max=1.0 step=0.0001
+                help="Peak AdamW learning rate, reached after 10% warmup, then decayed linearly (paper: 0.005)." />
+            <NumberField label="Epochs" testid="setting-epochs" value=settings.epochs min=1.0 max=200.0 step=1.0
+                help="Passes over the few-shot training set; the prompt with the lowest validation loss is kept." />
+            <NumberField label="Batch size" testid="setting-batch" value=settings.batch min=1.0 max=64.0 step=1.0
+                help="Sentences per step (paper: 8)." />
+            <NumberField label="Examples per topic" testid="setting-shots" value=settings.shots min=1.0 max=58.0 step=1.0
+                help="k-shot training: k English sentences per topic (paper: 8); validation uses k/4 from dev." />
+            <NumberField label="Seed" testid="setting-seed" value=settings.seed min=0.0 max=1e9 step=1.0
+                help="The same seed gives the same examples, order and initial prompt." />
+        </fieldset>
+    }
+}
+
+/// A labelled number input bound to a signal, with a one-line explanation for the classroom.
+#[component]
+fn NumberField<T>(
+    label: &'static str,
+    testid: &'static str,
+    value: RwSignal<T>,
+    min: f64,
+    max: f64,
+    step: f64,
+    help: &'static str,
+) -> impl IntoView
+where
+    T: std::str::FromStr + std::fmt::Display + Clone + Send + Sync + 'static,
+{
+    view! {
+        <label class="field">
+            <span>{label}</span>
+            <input type="number" data-testid=testid min=min max=max step=step prop:value=move || value.get().to_string()
+                on:change=move |ev| {
+                    if let Ok(v) = event_target_value(&ev).parse::<T>() {
+                        value.set(v);
+                    }
+                } />
+            <small class="muted">{help}</small>
+        </label>
+    }
+}

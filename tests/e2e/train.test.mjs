@@ -1,0 +1,102 @@
+// The whole flow on a tiny model served in the hub's layout: load it, train a few steps (the loss chart
+// fills), evaluate 52 languages, download the prompt, import it back, and open its share link in a
+// fresh browser to find the same prompt, and find the run again after a reload.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { startServer, launch, shots } from './browser.mjs';
+
+let server;
+before(async () => { server = await startServer(); });
+after(() => server.stop());
+
+const setNumber = async (page, testid, value) => {
+  const input = page.getByTestId(testid);
+  await input.fill(String(value));
+  await input.dispatchEvent('change');
+};
+
+test('train, evaluate 52 languages, download, import and share a prompt', { timeout: 600_000 }, async () => {
+  const browser = await launch({ webgpu: true });
+  const { page } = browser;
+  try {
+    await page.goto(server.url);
+    await page.getByTestId('model-id').fill(`${server.url}polyprompt-test/tiny-bloom`);
+    await page.getByTestId('model-download').click();
+    await page.locator('[data-testid=model-loaded][data-loaded=true]').waitFor({ timeout: 120_000 });
+
+    // Two epochs of the paper's recipe: 56 examples, 7 steps an epoch.
+    await setNumber(page, 'setting-epochs', 2);
+    await setNumber(page, 'setting-length', 4);
+    await page.getByTestId('train-start').click();
+    const status = page.getByTestId('train-status');
+    await page.locator('[data-testid=train-status][data-phase=running]').waitFor({ timeout: 60_000 });
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid=loss-chart]')?.dataset.points) > 0,
+      null, { timeout: 120_000 });
+    await page.screenshot({ path: path.join(shots, 'train-running.png'), fullPage: true });
+    await page.locator('[data-testid=train-status][data-phase=finished]').waitFor({ timeout: 300_000 });
+    assert.equal(await page.getByTestId('loss-chart').getAttribute('data-points'), '14', await status.innerText());
+    assert.match(await status.innerText(), /step 14 of 14/);
+    const summary = page.getByTestId('prompt-summary');
+    const fingerprint = await summary.getAttribute('data-fingerprint');
+    assert.match(fingerprint, /^[0-9a-f]{8}$/);
+    assert.equal(await summary.getAttribute('data-length'), '4');
+    await page.screenshot({ path: path.join(shots, 'train-finished.png'), fullPage: true });
+
+    // A quick evaluation (28 sentences per language) still covers all 52 languages.
+    await page.getByTestId('eval-quick').check();
+    await page.getByTestId('eval-start').click();
+    await page.getByTestId('eval-status').filter({ hasText: /^Done/ }).waitFor({ timeout: 300_000 });
+    const rows = page.getByTestId('result-row');
+    assert.equal(await rows.count(), 52);
+    const accuracies = await rows.evaluateAll((els) => els.map((e) => Number(e.dataset.accuracy)));
+    assert.ok(accuracies.every((a) => a >= 0 && a <= 1), accuracies.join());
+    assert.deepEqual(await rows.evaluateAll((els) => els.filter((e) => e.classList.contains('english')).length), 1);
+    await page.screenshot({ path: path.join(shots, 'evaluated.png'), fullPage: true });
+
+    // Download the single file, then import it back: the same prompt.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('prompt-download').click()]);
+    const savedFile = path.join(shots, 'downloaded-prompt.safetensors');
+    await download.saveAs(savedFile);
+    await page.getByTestId('prompt-import').setInputFiles(savedFile);
+    await page.getByTestId('prompt-message').filter({ hasText: /^Imported a 4-vector prompt/ }).waitFor();
+    assert.equal(await summary.getAttribute('data-fingerprint'), fingerprint);
+
+    // A malformed file is refused with a message, and the prompt stays.
+    await page.getByTestId('prompt-import').setInputFiles({ name: 'junk.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from('junk') });
+    await page.getByTestId('prompt-message').filter({ hasText: /not a prompt file/ }).waitFor();
+    assert.equal(await summary.getAttribute('data-fingerprint'), fingerprint);
+
+    // The share link restores the prompt in a fresh browser (f16 in the link: same fingerprint).
+    const link = await page.getByTestId('share-link').inputValue();
+    assert.ok(link.startsWith(`${server.url}#pp1.`), link);
+    const other = await launch({ webgpu: false });
+    try {
+      await other.page.goto(link);
+      await other.page.getByTestId('shared-notice').filter({ hasText: /shared prompt: 4 vectors/ }).waitFor();
+      assert.equal(await other.page.getByTestId('prompt-summary').getAttribute('data-fingerprint'), fingerprint);
+      await other.page.screenshot({ path: path.join(shots, 'share-link-opened.png'), fullPage: true });
+      await other.page.goto(`${server.url}#pp1.tampered`);
+      await other.page.reload();
+      await other.page.getByTestId('shared-notice').filter({ hasText: /does not hold a usable prompt/ }).waitFor();
+    } finally {
+      await other.close();
+    }
+
+    // A reload keeps the run: reopen it with its prompt and its 52 results.
+    await page.goto(server.url);
+    const saved = page.locator(`[data-testid=saved-run][data-id="${fingerprint}"]`);
+    await saved.waitFor();
+    assert.match(await saved.innerText(), /L4 · .*tiny-bloom · uniform · mean \d/);
+    await saved.getByTestId('saved-run-open').click();
+    assert.equal(await page.getByTestId('prompt-summary').getAttribute('data-fingerprint'), fingerprint);
+    assert.equal(await page.getByTestId('result-row').count(), 52);
+    await page.screenshot({ path: path.join(shots, 'reloaded-run.png'), fullPage: true });
+  } catch (error) {
+    await page.screenshot({ path: path.join(shots, 'train-failure.png'), fullPage: true }).catch(() => {});
+    console.error(browser.log.join('\n'));
+    throw error;
+  } finally {
+    await browser.close();
+  }
+});
