@@ -10,13 +10,15 @@ use super::session::Session;
 use crate::eval::{self, EvalSetup, LanguageResult};
 use crate::languages::LANGUAGES;
 use crate::prompt_file::PromptFile;
-use crate::sib200::Split;
+use crate::sib200::{Shots, Split, balanced_sample};
 use crate::task::TaskFormat;
 
 /// Sentences per forward pass.
 const EVAL_BATCH: usize = 32;
-/// The quick preview's test sentences per language (of 204): for classroom demos on slow devices.
-const QUICK_SENTENCES: usize = 28;
+/// The quick preview's test sentences per topic (of at least 17): 28 of a language's 204, balanced (the
+/// test files are sorted by topic, so their first lines would all be one topic). For classroom demos on
+/// slow devices.
+const QUICK_PER_TOPIC: usize = 4;
 
 #[component]
 pub fn EvaluationPanel(
@@ -35,9 +37,9 @@ pub fn EvaluationPanel(
         }
         busy.set(true);
         results.set(Vec::new());
-        let limit = if quick.get_untracked() { QUICK_SENTENCES } else { usize::MAX };
+        let sample = if quick.get_untracked() { Shots::PerClass(QUICK_PER_TOPIC) } else { Shots::All };
         spawn_local(async move {
-            if let Err(error) = evaluate_all(&session, &file, limit, results, status).await {
+            if let Err(error) = evaluate_all(&session, &file, sample, results, status).await {
                 status.set(format!("{error}. Results so far are kept."));
             }
             busy.set(false);
@@ -53,7 +55,10 @@ pub fn EvaluationPanel(
             <label class="field checkbox">
                 <input type="checkbox" data-testid="eval-quick" prop:checked=move || quick.get()
                     on:change=move |ev| quick.set(event_target_checked(&ev)) />
-                <span>{format!("Quick preview: the first {QUICK_SENTENCES} test sentences per language")}</span>
+                <span>{format!(
+                    "Quick preview: {} test sentences per language ({QUICK_PER_TOPIC} per topic) instead of 204",
+                    7 * QUICK_PER_TOPIC
+                )}</span>
             </label>
             <button type="button" class="primary" data-testid="eval-start"
                 disabled=move || busy.get() || session.with(Option::is_none) || prompt.with(Option::is_none)
@@ -69,7 +74,7 @@ pub fn EvaluationPanel(
 async fn evaluate_all(
     session: &Session,
     file: &PromptFile,
-    limit: usize,
+    sample: Shots,
     results: RwSignal<Vec<LanguageResult>>,
     status: RwSignal<String>,
 ) -> Result<(), String> {
@@ -82,7 +87,9 @@ async fn evaluate_all(
     for (i, language) in LANGUAGES.iter().enumerate() {
         status.set(format!("Evaluating {} ({} of {})…", language.name, i + 1, LANGUAGES.len()));
         let mut examples = fetch_split(language.code, Split::Test).await?;
-        examples.truncate(limit);
+        if sample != Shots::All {
+            examples = balanced_sample(&examples, sample, 0);
+        }
         let result = eval::evaluate(model, &session.tokenizer, &prompt, &setup, language, &examples, |_, _| {})
             .await
             .map_err(|e| format!("{}: {e}", language.name))?;

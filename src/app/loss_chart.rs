@@ -49,7 +49,7 @@ pub fn LossChart(losses: RwSignal<Vec<(usize, f32)>>, validations: RwSignal<Vec<
         }
     };
     view! {
-        <figure class="loss-chart">
+        <figure class="loss-chart" hidden=move || losses.with(Vec::is_empty)>
             <svg viewBox=format!("0 0 {WIDTH} {HEIGHT}") role="img" data-testid="loss-chart"
                 data-points=move || losses.with(Vec::len) aria-label="Training loss per step and validation loss per epoch">
                 {chart}

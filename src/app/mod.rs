@@ -46,6 +46,7 @@ pub fn App() -> impl IntoView {
     let session = RwSignal::new_local(None::<Session>);
     let load_error = RwSignal::new(None::<String>);
     let (prompt, shared_notice) = prompt_from_link();
+    let shared_model = prompt.as_ref().map(|p| p.metadata.base_model.clone());
     let prompt = RwSignal::new(prompt);
     let results = RwSignal::new(Vec::<LanguageResult>::new());
     spawn_local(async move {
@@ -103,7 +104,7 @@ pub fn App() -> impl IntoView {
         })}
         <main data-testid="app-main">
             <div class="column">
-                <ModelPicker on_ready=Callback::new(move |files| model_files.set(Some(files))) />
+                <ModelPicker initial=shared_model on_ready=Callback::new(move |files| model_files.set(Some(files))) />
                 <ModelSummary files=model_files />
                 <p data-testid="model-loaded" data-loaded=move || session.with(Option::is_some).to_string()
                     class:error=move || load_error.with(Option::is_some) role="status">

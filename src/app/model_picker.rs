@@ -26,8 +26,12 @@ pub struct ModelFiles {
 }
 
 #[component]
-pub fn ModelPicker(on_ready: Callback<ModelFiles>) -> impl IntoView {
-    let input = RwSignal::new(PRESETS[0].id.to_string());
+pub fn ModelPicker(
+    /// The model to offer first (a shared prompt's base model), else the first preset.
+    initial: Option<String>,
+    on_ready: Callback<ModelFiles>,
+) -> impl IntoView {
+    let input = RwSignal::new(initial.unwrap_or_else(|| PRESETS[0].id.to_string()));
     let rows = RwSignal::new(Vec::<FileRow>::new());
     let status = RwSignal::new(String::new());
     let busy = RwSignal::new(false);

@@ -35,7 +35,8 @@ impl Session {
         Ok(Session { repo: files.repo.clone(), model: Rc::new(model), tokenizer: Rc::new(tokenizer) })
     }
 
+    /// The hub id recorded in prompt files as their base model (PEFT's `base_model_name_or_path`).
     pub fn name(&self) -> String {
-        self.repo.to_string()
+        self.repo.id.clone()
     }
 }

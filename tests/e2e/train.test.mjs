@@ -1,6 +1,8 @@
 // The whole flow on a tiny model served in the hub's layout: load it, train a few steps (the loss chart
-// fills), evaluate 52 languages, download the prompt, import it back, and open its share link in a
-// fresh browser to find the same prompt, and find the run again after a reload.
+// fills), evaluate 52 languages, download the prompt, import it back, open its share link in a fresh
+// browser to find the same prompt, and find the run again after a reload. It runs on the CPU fallback:
+// SwiftShader's WebGPU is too slow to evaluate 52 languages within the test budget (app.test.mjs trains
+// on it).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -17,7 +19,7 @@ const setNumber = async (page, testid, value) => {
 };
 
 test('train, evaluate 52 languages, download, import and share a prompt', { timeout: 600_000 }, async () => {
-  const browser = await launch({ webgpu: true });
+  const browser = await launch({ webgpu: false });
   const { page } = browser;
   try {
     await page.goto(server.url);
@@ -43,7 +45,7 @@ test('train, evaluate 52 languages, download, import and share a prompt', { time
     assert.equal(await summary.getAttribute('data-length'), '4');
     await page.screenshot({ path: path.join(shots, 'train-finished.png'), fullPage: true });
 
-    // A quick evaluation (28 sentences per language) still covers all 52 languages.
+    // A quick evaluation (4 sentences per topic) still covers all 52 languages.
     await page.getByTestId('eval-quick').check();
     await page.getByTestId('eval-start').click();
     await page.getByTestId('eval-status').filter({ hasText: /^Done/ }).waitFor({ timeout: 300_000 });
@@ -75,6 +77,7 @@ test('train, evaluate 52 languages, download, import and share a prompt', { time
       await other.page.goto(link);
       await other.page.getByTestId('shared-notice').filter({ hasText: /shared prompt: 4 vectors/ }).waitFor();
       assert.equal(await other.page.getByTestId('prompt-summary').getAttribute('data-fingerprint'), fingerprint);
+      assert.equal(await other.page.getByTestId('model-id').inputValue(), 'polyprompt-test/tiny-bloom');
       await other.page.screenshot({ path: path.join(shots, 'share-link-opened.png'), fullPage: true });
       await other.page.goto(`${server.url}#pp1.tampered`);
       await other.page.reload();
