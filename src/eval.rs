@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::languages::Language;
 use crate::model::CausalLm;
+use crate::prompt_file::PromptFile;
 use crate::sib200::{CATEGORIES, Example};
 use crate::task::{TaskFormat, build_batch};
 use crate::tokenize::{LabelToken, TextTokenizer, TokenizeError};
@@ -25,6 +26,14 @@ pub struct EvalSetup {
 impl EvalSetup {
     pub fn new(format: TaskFormat, labels: &[LabelToken], batch_size: usize) -> EvalSetup {
         EvalSetup { format, label_ids: labels.iter().map(LabelToken::eval_id).collect(), batch_size: batch_size.max(1) }
+    }
+
+    /// How `file` was trained to be used: its placement and length, sentences truncated to the length it
+    /// was trained with (128, the paper's, when the file does not say), its family's label words.
+    pub fn for_prompt(file: &PromptFile, tokenizer: &TextTokenizer, batch_size: usize) -> Result<EvalSetup, EvalError> {
+        let max_len = file.metadata.training["config"]["max_len"].as_u64().map_or(128, |n| n as usize);
+        let format = TaskFormat { placement: file.metadata.placement, prompt_len: file.length, max_len };
+        Ok(EvalSetup::new(format, &tokenizer.label_tokens(file.metadata.family)?, batch_size))
     }
 }
 
@@ -51,6 +60,11 @@ pub struct LanguageResult {
 }
 
 impl LanguageResult {
+    /// The top level of the family ("Indo-European" for "Indo-European, Germanic").
+    pub fn family_root(&self) -> &str {
+        crate::languages::family_root(&self.family)
+    }
+
     /// Scores `predictions` against `labels` (both indices into [`CATEGORIES`]).
     pub fn score(language: &Language, labels: &[usize], predictions: &[usize]) -> LanguageResult {
         assert_eq!(labels.len(), predictions.len());

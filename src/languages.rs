@@ -26,8 +26,13 @@ impl Language {
 
     /// The top level of the family ("Indo-European" for "Indo-European, Slavic").
     pub fn family_root(&self) -> &'static str {
-        self.family.split(',').next().unwrap_or(self.family).trim()
+        family_root(self.family)
     }
+}
+
+/// The top level of a family as the paper writes it ("Indo-European" for "Indo-European, Slavic").
+pub fn family_root(family: &str) -> &str {
+    family.split(',').next().unwrap_or(family).trim()
 }
 
 const fn lang(

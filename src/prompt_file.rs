@@ -193,6 +193,11 @@ impl PromptFile {
         Ok(())
     }
 
+    /// The vectors as a `[length, hidden]` tensor on `device`, ready to be placed among the embeddings.
+    pub fn tensor(&self, device: &burn::tensor::Device) -> burn::tensor::Tensor<2> {
+        burn::tensor::Tensor::from_data(burn::tensor::TensorData::new(self.embeddings.clone(), [self.length, self.hidden]), device)
+    }
+
     /// Eight hex digits identifying the prompt's vectors at share-link precision (f16): a prompt and the
     /// one restored from its link show the same fingerprint.
     pub fn fingerprint(&self) -> String {

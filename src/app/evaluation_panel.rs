@@ -1,6 +1,5 @@
 //! Step 4: evaluate the current prompt zero-shot on the 52 languages' SIB-200 test sets, language by
 //! language, with progress; the results table and chart fill in as languages finish.
-use burn::tensor::{Tensor, TensorData};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -11,7 +10,6 @@ use crate::eval::{self, EvalSetup, LanguageResult};
 use crate::languages::LANGUAGES;
 use crate::prompt_file::PromptFile;
 use crate::sib200::{Shots, Split, balanced_sample};
-use crate::task::TaskFormat;
 
 /// Sentences per forward pass.
 const EVAL_BATCH: usize = 32;
@@ -79,11 +77,8 @@ async fn evaluate_all(
     status: RwSignal<String>,
 ) -> Result<(), String> {
     let model = &session.model;
-    let prompt = Tensor::<2>::from_data(TensorData::new(file.embeddings.clone(), [file.length, file.hidden]), model.device());
-    let max_len = file.metadata.training["config"]["max_len"].as_u64().map_or(128, |n| n as usize);
-    let format = TaskFormat { placement: file.metadata.placement, prompt_len: file.length, max_len };
-    let labels = session.tokenizer.label_tokens(file.metadata.family).map_err(|e| e.to_string())?;
-    let setup = EvalSetup::new(format, &labels, EVAL_BATCH);
+    let prompt = file.tensor(model.device());
+    let setup = EvalSetup::for_prompt(file, &session.tokenizer, EVAL_BATCH).map_err(|e| e.to_string())?;
     for (i, language) in LANGUAGES.iter().enumerate() {
         status.set(format!("Evaluating {} ({} of {})…", language.name, i + 1, LANGUAGES.len()));
         let mut examples = fetch_split(language.code, Split::Test).await?;

@@ -18,7 +18,7 @@ enum Grouping {
 /// The root family ("Indo-European" of "Indo-European, Germanic") or the script.
 fn group_of(result: &LanguageResult, grouping: Grouping) -> String {
     match grouping {
-        Grouping::Family => result.family.split(',').next().unwrap_or(&result.family).trim().to_string(),
+        Grouping::Family => result.family_root().to_string(),
         Grouping::Script => result.script.clone(),
     }
 }

@@ -135,7 +135,7 @@ fn RunComparison(runs: RwSignal<Vec<SavedRun>>, compared: RwSignal<Vec<String>>)
             let mut families: Vec<String> = Vec::new();
             for run in &chosen {
                 for r in &run.results {
-                    let family = r.family.split(',').next().unwrap_or(&r.family).trim().to_string();
+                    let family = r.family_root().to_string();
                     if !families.contains(&family) {
                         families.push(family);
                     }
@@ -145,7 +145,7 @@ fn RunComparison(runs: RwSignal<Vec<SavedRun>>, compared: RwSignal<Vec<String>>)
                 let members: Vec<LanguageResult> = run
                     .results
                     .iter()
-                    .filter(|r| family.is_none_or(|f| r.family.split(',').next().unwrap_or(&r.family).trim() == f))
+                    .filter(|r| family.is_none_or(|f| r.family_root() == f))
                     .cloned()
                     .collect();
                 if members.is_empty() { "–".to_string() } else { format!("{:.1}%", 100.0 * mean_accuracy(&members)) }

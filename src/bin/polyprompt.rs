@@ -3,7 +3,6 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use anyhow::{Context, Result, bail};
-use burn::tensor::{Device, Tensor, TensorData};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use polyprompt::backend::{self, Preference};
@@ -14,7 +13,7 @@ use polyprompt::prompt::PromptInit;
 use polyprompt::prompt_file::PromptFile;
 use polyprompt::sib200::{self, Shots, Split};
 use polyprompt::study::{self, PAPER_LENGTHS, PAPER_REPARAM_HIDDEN, StudyResult};
-use polyprompt::task::{Placement, TaskFormat};
+use polyprompt::task::Placement;
 use polyprompt::tokenize::TextTokenizer;
 use polyprompt::train::{LossKind, RunOutcome, TrainConfig, TrainControl, TrainEvent, Trainer};
 use polyprompt::weights::{self, LoadOptions};
@@ -410,13 +409,8 @@ fn evaluate_prompt(
     batch: usize,
 ) -> Result<Vec<LanguageResult>> {
     file.check_compatible(loaded.model.config())?;
-    let device: &Device = loaded.model.device();
-    let prompt = Tensor::<2>::from_data(TensorData::new(file.embeddings.clone(), [file.length, file.hidden]), device);
-    // The length the prompt was trained with, so sentences are truncated the same way.
-    let max_len = file.metadata.training["config"]["max_len"].as_u64().map_or(128, |n| n as usize);
-    let format = TaskFormat { placement: file.metadata.placement, prompt_len: file.length, max_len };
-    let labels = loaded.tokenizer.label_tokens(file.metadata.family)?;
-    let setup = EvalSetup::new(format, &labels, batch);
+    let prompt = file.tensor(loaded.model.device());
+    let setup = EvalSetup::for_prompt(file, &loaded.tokenizer, batch)?;
     let splits = languages
         .iter()
         .map(|l| sib200::read_split(data, l.code, Split::Test))
