@@ -185,10 +185,9 @@ impl PromptTrainer {
         self.step
     }
 
-    /// The loss of `batch` (rows labelled with class indices `labels`) for the current prompt; with
-    /// `prompt` given (autodiff leaves), the graph reaches them.
-    fn loss(&self, model: &CausalLm, batch: &TaskBatch, labels: &[usize], prompt: Tensor<2>) -> Tensor<1> {
-        let hidden = model.hidden_states(&batch.input, Some(prompt));
+    /// The loss of `batch` (rows labelled with class indices `labels`) from the model's hidden states for
+    /// it; when those came from autodiff leaves, the graph reaches them.
+    fn loss(&self, model: &CausalLm, batch: &TaskBatch, labels: &[usize], hidden: Tensor<3>) -> Tensor<1> {
         let (logits, targets): (Tensor<2>, Vec<i64>) = match self.loss {
             LossKind::FullVocabulary => (
                 model.logits_at(hidden, &batch.predict_at, None),
@@ -208,7 +207,7 @@ impl PromptTrainer {
     pub fn step(&mut self, model: &CausalLm, batch: &TaskBatch, labels: &[usize]) -> StepOutput {
         let leaves: Vec<Tensor<2>> = self.prompt.params().into_iter().map(|p| p.autodiff().require_grad()).collect();
         let effective = self.prompt.with_params(leaves.clone()).expect("same shapes").effective();
-        let loss = self.loss(model, batch, labels, effective);
+        let loss = self.loss(model, batch, labels, model.hidden_states(&batch.input, Some(effective)));
         let grads = loss.backward();
         let grads: Vec<Tensor<2>> = leaves
             .iter()
@@ -523,8 +522,9 @@ impl Trainer {
             let labels: Vec<usize> = chunk.iter().map(|t| t.label).collect();
             let batch = build_batch(&sentences, &self.config.format(), model.config());
             // The batch mean weighted by its size: the mean over all examples, as the HF Trainer reports.
-            losses.push(self.inner.loss(model, &batch, &labels, prompt.clone()) * chunk.len() as f64);
+            // One forward pass serves both the loss and the label scores.
             let hidden = model.hidden_states(&batch.input, Some(prompt.clone()));
+            losses.push(self.inner.loss(model, &batch, &labels, hidden.clone()) * chunk.len() as f64);
             scores.push(model.logits_at(hidden, &batch.predict_at, Some(&eval_ids)).reshape([-1]));
         }
         let losses = read_f32(Tensor::cat(losses, 0)).await?;
