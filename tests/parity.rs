@@ -6,41 +6,12 @@ use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use polyprompt::model::{CausalLm, InputBatch, PromptPlacement};
 use polyprompt::weights::{self, LoadOptions};
-use safetensors::SafeTensors;
+
+mod common;
+use common::{TensorFile, fixture_dir};
 
 const LOGITS_TOLERANCE: f32 = 1e-4;
 const GRAD_TOLERANCE: f32 = 1e-3;
-
-fn fixture_dir(family: &str) -> String {
-    format!("{}/tests/fixtures/tiny-{family}", env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The reference tensors of `parity.safetensors`, as flat vectors.
-struct Reference {
-    bytes: Vec<u8>,
-}
-
-impl Reference {
-    fn open(family: &str) -> Self {
-        Self { bytes: std::fs::read(format!("{}/parity.safetensors", fixture_dir(family))).unwrap() }
-    }
-
-    fn view(&self, name: &str) -> (Vec<usize>, Vec<u8>) {
-        let st = SafeTensors::deserialize(&self.bytes).unwrap();
-        let view = st.tensor(name).unwrap();
-        (view.shape().to_vec(), view.data().to_vec())
-    }
-
-    fn f32(&self, name: &str) -> (Vec<usize>, Vec<f32>) {
-        let (shape, data) = self.view(name);
-        (shape, data.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect())
-    }
-
-    fn i64(&self, name: &str) -> (Vec<usize>, Vec<i64>) {
-        let (shape, data) = self.view(name);
-        (shape, data.chunks_exact(8).map(|b| i64::from_le_bytes(b.try_into().unwrap())).collect())
-    }
-}
 
 /// One of the two recorded variants.
 #[derive(Clone, Copy, Debug)]
@@ -75,7 +46,7 @@ struct Case {
 }
 
 fn case(family: &str, variant: Variant) -> Case {
-    let r = Reference::open(family);
+    let r = TensorFile::open(&fixture_dir(family).join("parity.safetensors"));
     let (shape, ids) = r.i64(&variant.key("input_ids"));
     let (batch, seq) = (shape[0], shape[1]);
     let (_, attention) = r.i64(&variant.key("attention_mask"));
@@ -132,7 +103,7 @@ struct Outcome {
 }
 
 fn run(family: &str, variant: Variant, device: &Device) -> Outcome {
-    let model = weights::load_dir(fixture_dir(family).as_ref(), device, &LoadOptions::default()).unwrap();
+    let model = weights::load_dir(&fixture_dir(family), device, &LoadOptions::default()).unwrap();
     let c = case(family, variant);
     let autodiff = device.clone().autodiff();
     let prompt: Tensor<2> =
@@ -218,7 +189,7 @@ fn parity_restricted_head_equals_full_head_columns() {
         let device = Device::flex();
         // Small chunks so the full head is several matmuls and a concat.
         let options = LoadOptions { max_chunk_bytes: 64 * 4 * 100 };
-        let model = weights::load_dir(fixture_dir(family).as_ref(), &device, &options).unwrap();
+        let model = weights::load_dir(&fixture_dir(family), &device, &options).unwrap();
         let c = case(family, Variant::Slots);
         let prompt = Tensor::from_data(TensorData::new(c.prompt.clone(), [c.prompt_len, c.hidden]), &device);
         let hidden = model.hidden_states(&c.batch, Some(prompt));
@@ -266,7 +237,7 @@ impl ModuleVisitor for GradientCount<'_> {
 fn parity_only_the_prompt_gets_a_gradient() {
     for family in ["xglm", "bloom"] {
         let device = Device::flex();
-        let model = weights::load_dir(fixture_dir(family).as_ref(), &device, &LoadOptions::default()).unwrap();
+        let model = weights::load_dir(&fixture_dir(family), &device, &LoadOptions::default()).unwrap();
         assert!(!model.device().is_autodiff());
         let c = case(family, Variant::Slots);
         let autodiff = device.autodiff();

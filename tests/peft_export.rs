@@ -9,19 +9,18 @@ use polyprompt::model::{Family, ModelConfig};
 use polyprompt::prompt_file::{PromptFile, PromptMetadata, SCHEMA_VERSION};
 use polyprompt::task::Placement;
 use polyprompt::tokenize::label_words;
-use safetensors::SafeTensors;
 use sha2::{Digest, Sha256};
+
+mod common;
+use common::TensorFile;
 
 fn export(family: Family, name: &str) -> (Vec<u8>, String) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
     let config = ModelConfig::from_json(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
-    let parity = std::fs::read(dir.join("parity.safetensors")).unwrap();
-    let tensors = SafeTensors::deserialize(&parity).unwrap();
-    let view = tensors.tensor("prompt").unwrap();
-    let embeddings: Vec<f32> = view.data().chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
+    let (shape, embeddings) = TensorFile::open(&dir.join("parity.safetensors")).f32("prompt");
     let file = PromptFile {
-        length: view.shape()[0],
-        hidden: view.shape()[1],
+        length: shape[0],
+        hidden: shape[1],
         embeddings,
         metadata: PromptMetadata {
             schema_version: SCHEMA_VERSION,

@@ -9,37 +9,32 @@ use polyprompt::task::{Placement, TaskFormat, build_batch};
 use polyprompt::tokenize::TextTokenizer;
 use polyprompt::train::{LinearSchedule, LossKind, PromptTrainer};
 use polyprompt::weights::{self, LoadOptions};
-use safetensors::SafeTensors;
+
+mod common;
+use common::{TensorFile, fixture_dir};
 
 const LOSS_TOLERANCE: f32 = 1e-3;
 const STEPS: usize = 20;
 
+/// The recorded run and the model folder it was recorded on.
 struct Fixture {
     dir: std::path::PathBuf,
-    bytes: Vec<u8>,
+    tensors: TensorFile,
 }
 
 impl Fixture {
     fn open(family: &str) -> Fixture {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(format!("tiny-{family}"));
-        let bytes = std::fs::read(dir.join("trajectory.safetensors")).unwrap();
-        Fixture { dir, bytes }
-    }
-
-    fn shape_and_bytes(&self, name: &str) -> (Vec<usize>, Vec<u8>) {
-        let tensors = SafeTensors::deserialize(&self.bytes).unwrap();
-        let view = tensors.tensor(name).unwrap_or_else(|_| panic!("fixture lacks {name}"));
-        (view.shape().to_vec(), view.data().to_vec())
+        let dir = fixture_dir(family);
+        let tensors = TensorFile::open(&dir.join("trajectory.safetensors"));
+        Fixture { dir, tensors }
     }
 
     fn f32(&self, name: &str) -> (Vec<usize>, Vec<f32>) {
-        let (shape, data) = self.shape_and_bytes(name);
-        (shape, data.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect())
+        self.tensors.f32(name)
     }
 
     fn i64(&self, name: &str) -> (Vec<usize>, Vec<i64>) {
-        let (shape, data) = self.shape_and_bytes(name);
-        (shape, data.chunks_exact(8).map(|b| i64::from_le_bytes(b.try_into().unwrap())).collect())
+        self.tensors.i64(name)
     }
 
     fn matrix(&self, name: &str, device: &Device) -> Tensor<2> {
