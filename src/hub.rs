@@ -2,6 +2,8 @@
 //! URL laid out like one. Pure string logic, shared by the app's downloader and tests.
 use std::fmt;
 
+use crate::model::ModelConfig;
+
 /// The public hub. Tests and mirrors substitute a local server with the same URL layout.
 pub const HUGGING_FACE: &str = "https://huggingface.co";
 
@@ -98,6 +100,14 @@ pub struct Preset {
     /// Size of that file in bytes, as the hub lists it, shown before downloading.
     pub weights_bytes: u64,
     pub tokenizer_bytes: u64,
+    /// The repository's `config.json` (the fields read), so sizes per dtype show before any download.
+    pub config_json: &'static str,
+}
+
+impl Preset {
+    pub fn config(&self) -> ModelConfig {
+        ModelConfig::from_json(self.config_json).expect("a preset's config parses")
+    }
 }
 
 pub const PRESETS: [Preset; 2] = [
@@ -107,6 +117,9 @@ pub const PRESETS: [Preset; 2] = [
         weights_file: "model.safetensors",
         weights_bytes: 1_118_459_512,
         tokenizer_bytes: 14_500_000,
+        config_json: r#"{"model_type": "bloom", "vocab_size": 250880, "hidden_size": 1024, "n_layer": 24,
+            "n_head": 16, "layer_norm_epsilon": 1e-05, "bos_token_id": 1, "eos_token_id": 2, "pad_token_id": 3,
+            "apply_residual_connection_post_layernorm": false}"#,
     },
     Preset {
         id: "facebook/xglm-564M",
@@ -114,6 +127,9 @@ pub const PRESETS: [Preset; 2] = [
         weights_file: "pytorch_model.bin",
         weights_bytes: 1_134_000_000,
         tokenizer_bytes: 9_030_000,
+        config_json: r#"{"model_type": "xglm", "vocab_size": 256008, "d_model": 1024, "num_layers": 24,
+            "attention_heads": 16, "ffn_dim": 4096, "max_position_embeddings": 2048, "scale_embedding": true,
+            "activation_function": "gelu", "pad_token_id": 1, "bos_token_id": 0, "eos_token_id": 2}"#,
     },
 ];
 

@@ -10,6 +10,7 @@ pub mod languages;
 pub mod model;
 pub mod prompt;
 pub mod prompt_file;
+pub mod quant;
 pub mod sib200;
 pub mod study;
 pub mod task;

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use web_time::Instant;
 
 use crate::eval::{EvalError, argmax, read_f32};
-use crate::model::{CausalLm, Family};
+use crate::model::{CausalLm, Family, WeightDtype, head};
 use crate::prompt::{PromptConfig, PromptError, SoftPrompt};
 use crate::prompt_file::{PromptFile, PromptMetadata, SCHEMA_VERSION};
 use crate::sib200::{Example, Shots, balanced_sample, validation_shots};
@@ -148,6 +148,17 @@ pub struct StepOutput {
     pub learning_rate: f64,
 }
 
+/// How a step takes the prompt's gradient.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backprop {
+    /// One autodiff graph over the whole forward pass: fastest; keeps every layer's activations (and,
+    /// with f16/int8 weights, an f32 copy of each weight matrix) until the backward pass.
+    WholeGraph,
+    /// One layer's graph at a time, recomputing each layer's forward pass once (see
+    /// `PromptTrainer::layer_by_layer`): about a third more compute, a fraction of the memory.
+    LayerByLayer,
+}
+
 /// One optimizer step at a time on given batches: the prompt, AdamW's state and the schedule.
 pub struct PromptTrainer {
     prompt: SoftPrompt,
@@ -159,6 +170,8 @@ pub struct PromptTrainer {
     /// Each class's training target: its label word's last token (full vocabulary) or its index.
     label_ids: Vec<u32>,
     step: usize,
+    /// `None`: whole graph for f32 weights, layer by layer for f16 and int8.
+    backprop: Option<Backprop>,
 }
 
 impl PromptTrainer {
@@ -173,7 +186,12 @@ impl PromptTrainer {
         let optimizer = AdamWConfig::new().with_epsilon(1e-8).with_weight_decay(0.0).build();
         let moments = vec![None; prompt.params().len()];
         let label_ids = labels.iter().map(LabelToken::train_id).collect();
-        PromptTrainer { prompt, optimizer, moments, schedule, max_grad_norm, loss, label_ids, step: 0 }
+        PromptTrainer { prompt, optimizer, moments, schedule, max_grad_norm, loss, label_ids, step: 0, backprop: None }
+    }
+
+    /// Takes gradients this way instead of by the weights' dtype.
+    pub fn set_backprop(&mut self, backprop: Backprop) {
+        self.backprop = Some(backprop);
     }
 
     pub fn prompt(&self) -> &SoftPrompt {
@@ -204,11 +222,22 @@ impl PromptTrainer {
     }
 
     /// Forward, backward, clip, AdamW update — all queued on the device, nothing read back.
+    ///
+    /// Unless set otherwise, with f32 weights the whole forward pass is one autodiff graph. With f16 or
+    /// int8 weights that graph would keep an f32 copy of every weight matrix (each product's operand)
+    /// until the backward pass — more memory than f32 weights themselves — so the gradient is taken layer
+    /// by layer instead (see [`Backprop`]).
     pub fn step(&mut self, model: &CausalLm, batch: &TaskBatch, labels: &[usize]) -> StepOutput {
         let leaves: Vec<Tensor<2>> = self.prompt.params().into_iter().map(|p| p.autodiff().require_grad()).collect();
         let effective = self.prompt.with_params(leaves.clone()).expect("same shapes").effective();
-        let loss = self.loss(model, batch, labels, model.hidden_states(&batch.input, Some(effective)));
-        let grads = loss.backward();
+        let auto = if model.weight_dtype() == WeightDtype::F32 { Backprop::WholeGraph } else { Backprop::LayerByLayer };
+        let (loss, grads) = match self.backprop.unwrap_or(auto) {
+            Backprop::WholeGraph => {
+                let loss = self.loss(model, batch, labels, model.hidden_states(&batch.input, Some(effective)));
+                (loss.clone(), loss.backward())
+            }
+            Backprop::LayerByLayer => self.layer_by_layer(model, batch, labels, effective),
+        };
         let grads: Vec<Tensor<2>> = leaves
             .iter()
             .map(|leaf| leaf.grad(&grads).expect("every trainable tensor reaches the loss"))
@@ -235,6 +264,50 @@ impl PromptTrainer {
         self.prompt = self.prompt.with_params(params).expect("same shapes");
         self.step += 1;
         StepOutput { loss: loss.detach().inner(), grad_norm, learning_rate }
+    }
+}
+
+impl PromptTrainer {
+    /// The loss and the prompt's gradients with only one layer's autodiff graph alive at a time: the
+    /// forward pass runs without a graph and keeps each layer's input (`[B, T, H]`, small); then, from the
+    /// last layer down, each layer is run again with a graph and its input's gradient is taken from
+    /// `sum(output · ∂loss/∂output)`. Costs one more forward pass; the gradients equal the whole graph's.
+    /// The full-vocabulary head's gradient is computed directly (`TiedHead::cross_entropy`), so the table
+    /// is never part of a graph either.
+    fn layer_by_layer(
+        &self,
+        model: &CausalLm,
+        batch: &TaskBatch,
+        labels: &[usize],
+        prompt: Tensor<2>,
+    ) -> (Tensor<1>, burn::tensor::Gradients) {
+        let (first, context) = model.embed(&batch.input, Some(prompt));
+        let mut inputs = vec![first.clone().inner()];
+        for index in 0..model.layer_count() {
+            let output = model.layer(index, inputs[index].clone(), &context);
+            inputs.push(output);
+        }
+        let last = inputs.pop().expect("the last layer's output").autodiff().require_grad();
+        let normed = model.final_norm(last.clone());
+        let (loss, grads) = match self.loss {
+            LossKind::FullVocabulary => {
+                let rows = head::at_positions(normed, &batch.predict_at);
+                let targets: Vec<u32> = labels.iter().map(|&c| self.label_ids[c]).collect();
+                let (loss, rows_grad) = model.cross_entropy(rows.clone().inner(), &targets);
+                (loss, (rows * rows_grad).sum().backward())
+            }
+            LossKind::LabelTokens => {
+                let loss = self.loss(model, batch, labels, normed);
+                (loss.clone().inner(), loss.backward())
+            }
+        };
+        let mut output_grad = last.grad(&grads).expect("the loss depends on the last layer");
+        for index in (0..model.layer_count()).rev() {
+            let input = inputs.pop().expect("one input per layer").autodiff().require_grad();
+            let grads = (model.layer(index, input.clone(), &context) * output_grad).sum().backward();
+            output_grad = input.grad(&grads).expect("a layer's output depends on its input");
+        }
+        (loss, (first * output_grad).sum().backward())
     }
 }
 

@@ -1,7 +1,10 @@
 //! Loading a hub checkpoint (`model.safetensors` or `pytorch_model.bin`) into a frozen [`CausalLm`].
 //!
-//! Tensor names are the checkpoint's own (see `Xglm::checkpoint_tensors` / `Bloom::checkpoint_tensors`);
-//! f32, f16 and bf16 are converted to f32. Why not burn-store's `SafetensorsStore`/`PytorchStore`: they
+//! Tensor names are the checkpoint's own (see `Xglm::checkpoint_tensors` / `Bloom::checkpoint_tensors`).
+//! Weight matrices (the linear layers and the token table) are stored as [`LoadOptions::dtype`] says: f32,
+//! f16 or int8 (see `quant`); vectors (biases, LayerNorms) as f32. A checkpoint may hold f32, f16, bf16, or
+//! int8 written by [`convert`]: an `i8` matrix `name` plus its f32 block scales `name.scales`
+//! `[rows, cols / 32]`, which makes such a file self-describing. Why not burn-store's `SafetensorsStore`/`PytorchStore`: they
 //! apply a file to a burn `Module`, but the token embedding is not a module parameter here (it stays on the
 //! host, see `model::embedding`), and their apply result reports problems per store, not as the typed
 //! missing/unexpected/shape/dtype errors below. So safetensors bytes are read with the `safetensors` crate
@@ -11,15 +14,21 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use burn::module::Param;
-use burn::nn::{LayerNorm, LayerNormConfig, Linear};
+use burn::nn::{LayerNorm, LayerNormConfig};
 #[cfg(not(target_arch = "wasm32"))]
 use burn::store::pytorch_reader;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{DType, Device, Tensor, TensorData};
 use safetensors::{Dtype, SafeTensorError, SafeTensors};
 
 use crate::model::bloom::Bloom;
+use crate::model::embedding::HostEmbedding;
+use crate::model::linear::FrozenLinear;
 use crate::model::xglm::Xglm;
-use crate::model::{CausalLm, ConfigError, DEFAULT_MAX_CHUNK_BYTES, Family, ModelConfig};
+use crate::model::{CausalLm, ConfigError, DEFAULT_MAX_CHUNK_BYTES, Family, ModelConfig, WeightDtype};
+use crate::quant::{BLOCK, Matrix};
+
+/// Suffix of an int8 matrix's block scales.
+const SCALES: &str = ".scales";
 
 #[derive(Debug, thiserror::Error)]
 pub enum WeightsError {
@@ -38,8 +47,20 @@ pub enum WeightsError {
     UnexpectedTensors(Vec<String>),
     #[error("tensor {tensor} has shape {got:?} but config.json implies {expected:?}: config and weights disagree")]
     ShapeMismatch { tensor: String, expected: Vec<usize>, got: Vec<usize> },
-    #[error("tensor {tensor} is stored as {dtype}; only f32, f16 and bf16 weights can be loaded")]
+    #[error("tensor {tensor} is stored as {dtype}; only f32, f16, bf16 (and int8 matrices with scales) can be loaded")]
     UnsupportedDtype { tensor: String, dtype: String },
+    #[error(
+        "int8 matrix {tensor} has no valid block scales ({detail}): the file is damaged or was not written by \
+         `polyprompt convert`; convert the original checkpoint again"
+    )]
+    BadScales { tensor: String, detail: String },
+    #[error(
+        "tensor {tensor} has rows of {cols} values, not a multiple of {BLOCK}: it cannot be stored as int8; \
+         load the model as f16 or f32"
+    )]
+    NotQuantizable { tensor: String, cols: usize },
+    #[error("this device cannot store {0} weights (a GPU without f16 shader support, say): choose another dtype")]
+    DtypeUnsupported(&'static str),
     #[error(
         "pytorch_model.bin can only be read natively (burn's PyTorch reader reads from a file); in the \
          browser, use the checkpoint's model.safetensors"
@@ -63,13 +84,23 @@ pub enum WeightsFile<'a> {
 
 #[derive(Clone, Debug)]
 pub struct LoadOptions {
-    /// Largest device buffer for a slice of the tied LM head (see `model::head`).
+    /// Largest device buffer for a slice of the tied LM head, in f32 (see `model::head`).
     pub max_chunk_bytes: usize,
+    /// How to store the weight matrices; `None` keeps the checkpoint's (f16 and int8 files stay as they
+    /// are, f32 and bf16 ones load as f32).
+    pub dtype: Option<WeightDtype>,
+}
+
+impl LoadOptions {
+    /// The dtype once `load` has resolved it from the checkpoint.
+    fn dtype(&self) -> WeightDtype {
+        self.dtype.expect("load resolves the dtype before building")
+    }
 }
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        Self { max_chunk_bytes: DEFAULT_MAX_CHUNK_BYTES }
+        Self { max_chunk_bytes: DEFAULT_MAX_CHUNK_BYTES, dtype: None }
     }
 }
 
@@ -81,37 +112,29 @@ pub fn load(
     device: &Device,
     options: &LoadOptions,
 ) -> Result<CausalLm, WeightsError> {
-    match file {
-        WeightsFile::Safetensors(bytes) => build(config, &mut Checkpoint::safetensors(bytes)?, device, options),
-        WeightsFile::PytorchBin(bytes) => load_pytorch_bytes(config, bytes, device, options),
+    let mut copy = None;
+    build(config, &mut Checkpoint::open(file, &mut copy)?, device, options)
+}
+
+/// burn's PyTorch reader takes a path: a private temporary copy of a `.bin` file's bytes, removed on drop.
+struct TempCopy(std::path::PathBuf);
+
+impl TempCopy {
+    #[cfg(not(target_arch = "wasm32"))]
+    fn new(bytes: &[u8]) -> Result<TempCopy, WeightsError> {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let name = format!("polyprompt-{}-{}.bin", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
+        let copy = TempCopy(std::env::temp_dir().join(name));
+        std::fs::write(&copy.0, bytes).map_err(|source| io_error(&copy.0, source))?;
+        Ok(copy)
     }
 }
 
-#[cfg(not(target_arch = "wasm32"))]
-fn load_pytorch_bytes(
-    config: &ModelConfig,
-    bytes: &[u8],
-    device: &Device,
-    options: &LoadOptions,
-) -> Result<CausalLm, WeightsError> {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    // The reader takes a path; a private temporary copy is removed when this returns.
-    struct Removed(std::path::PathBuf);
-    impl Drop for Removed {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_file(&self.0);
-        }
+impl Drop for TempCopy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
     }
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let name = format!("polyprompt-{}-{}.bin", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
-    let path = Removed(std::env::temp_dir().join(name));
-    std::fs::write(&path.0, bytes).map_err(|source| io_error(&path.0, source))?;
-    build(config, &mut Checkpoint::pytorch(&path.0)?, device, options)
-}
-
-#[cfg(target_arch = "wasm32")]
-fn load_pytorch_bytes(_: &ModelConfig, _: &[u8], _: &Device, _: &LoadOptions) -> Result<CausalLm, WeightsError> {
-    Err(WeightsError::PytorchNeedsFile)
 }
 
 /// Loads a model directory in the hub's layout: `config.json` plus `model.safetensors` (preferred) or
@@ -147,11 +170,67 @@ fn build(
 ) -> Result<CausalLm, WeightsError> {
     // Frozen weights never join an autodiff graph: ops mixing them with the prompt treat them as constants.
     let device = device.clone().without_autodiff();
-    ckpt.check(config)?;
+    let stored = ckpt.check(config)?;
+    let options = LoadOptions { dtype: Some(options.dtype.unwrap_or(stored)), ..options.clone() };
+    let dtype = options.dtype();
+    if dtype == WeightDtype::Int8 {
+        ckpt.check_quantizable()?;
+    }
+    // int8 is stored as packed u32 on WebGPU, which every adapter has; f16 needs shader support.
+    if dtype == WeightDtype::F16 && !device.supports_dtype(DType::F16) {
+        return Err(WeightsError::DtypeUnsupported(dtype.name()));
+    }
     Ok(match config.family {
-        Family::Xglm => CausalLm::Xglm(Xglm::load(config, ckpt, &device, options.max_chunk_bytes)?),
-        Family::Bloom => CausalLm::Bloom(Bloom::load(config, ckpt, &device, options.max_chunk_bytes)?),
+        Family::Xglm => CausalLm::Xglm(Xglm::load(config, ckpt, &device, &options)?),
+        Family::Bloom => CausalLm::Bloom(Bloom::load(config, ckpt, &device, &options)?),
     })
+}
+
+/// The checkpoint `file` rewritten as a self-describing safetensors file whose weight matrices are stored
+/// as `dtype` (vectors stay f32), named as `config`'s family expects. [`load`] reads it back to exactly the
+/// tensors that loading `file` with `LoadOptions::dtype` = `dtype` gives.
+pub fn convert(config: &ModelConfig, file: WeightsFile, dtype: WeightDtype) -> Result<Vec<u8>, WeightsError> {
+    let mut copy = None;
+    let mut ckpt = Checkpoint::open(file, &mut copy)?;
+    ckpt.check(config)?;
+    if dtype == WeightDtype::Int8 {
+        ckpt.check_quantizable()?;
+    }
+    // An int8 matrix's scales are taken with it.
+    let names: Vec<(String, Vec<usize>)> = ckpt
+        .entries
+        .iter()
+        .filter(|(name, _)| !name.ends_with(SCALES))
+        .map(|(n, e)| (n.clone(), e.shape.clone()))
+        .collect();
+    let mut tensors: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
+    for (name, shape) in names {
+        if let [rows, cols] = shape[..] {
+            match ckpt.matrix(&name, cols, dtype)? {
+                Matrix::F32(v) => tensors.push((name, Dtype::F32, shape, v.iter().flat_map(|x| x.to_le_bytes()).collect())),
+                Matrix::F16(v) => tensors.push((name, Dtype::F16, shape, v.iter().flat_map(|x| x.to_le_bytes()).collect())),
+                Matrix::Int8 { values, scales } => {
+                    let scales_bytes = scales.iter().flat_map(|x| x.to_le_bytes()).collect();
+                    tensors.push((format!("{name}{SCALES}"), Dtype::F32, vec![rows, cols / BLOCK], scales_bytes));
+                    tensors.push((name, Dtype::I8, shape, values.iter().map(|&q| q as u8).collect()));
+                }
+            }
+        } else {
+            let values = ckpt.take(&name)?;
+            tensors.push((name, Dtype::F32, shape, values.iter().flat_map(|x| x.to_le_bytes()).collect()));
+        }
+    }
+    let views: Vec<(String, safetensors::tensor::TensorView)> = tensors
+        .iter()
+        .map(|(name, dtype, shape, bytes)| {
+            (name.clone(), safetensors::tensor::TensorView::new(*dtype, shape.clone(), bytes).expect("sizes match"))
+        })
+        .collect();
+    let metadata = std::collections::HashMap::from([
+        ("format".to_string(), "pt".to_string()),
+        ("polyprompt_dtype".to_string(), dtype.name().to_string()),
+    ]);
+    Ok(safetensors::serialize(views, Some(metadata)).expect("in-memory serialization"))
 }
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -176,6 +255,20 @@ pub(crate) struct Checkpoint<'a> {
 }
 
 impl<'a> Checkpoint<'a> {
+    /// The tensors of `file`; a `.bin` file is read through a temporary copy that `copy` keeps alive.
+    fn open(file: WeightsFile<'a>, copy: &mut Option<TempCopy>) -> Result<Self, WeightsError> {
+        match file {
+            WeightsFile::Safetensors(bytes) => Checkpoint::safetensors(bytes),
+            #[cfg(not(target_arch = "wasm32"))]
+            WeightsFile::PytorchBin(bytes) => Checkpoint::pytorch(&copy.insert(TempCopy::new(bytes)?).0),
+            #[cfg(target_arch = "wasm32")]
+            WeightsFile::PytorchBin(_) => {
+                let _ = copy;
+                Err(WeightsError::PytorchNeedsFile)
+            }
+        }
+    }
+
     fn safetensors(bytes: &'a [u8]) -> Result<Self, WeightsError> {
         const FILE: &str = "model.safetensors";
         let parsed = SafeTensors::deserialize(bytes).map_err(|e| match e {
@@ -193,6 +286,7 @@ impl<'a> Checkpoint<'a> {
                     Dtype::F32 => "f32".to_string(),
                     Dtype::F16 => "f16".to_string(),
                     Dtype::BF16 => "bf16".to_string(),
+                    Dtype::I8 => "i8".to_string(),
                     other => format!("{other:?}"),
                 };
                 (name.to_string(), Entry { dtype, shape: view.shape().to_vec(), data: Stored::Bytes(view.data()) })
@@ -224,8 +318,9 @@ impl<'a> Checkpoint<'a> {
         Ok(Self { entries })
     }
 
-    /// Checks names, shapes and dtypes against what `config` needs before anything is uploaded.
-    fn check(&mut self, config: &ModelConfig) -> Result<(), WeightsError> {
+    /// Checks names, shapes and dtypes against what `config` needs before anything is uploaded; returns how
+    /// the token table is stored (what loading keeps unless told otherwise).
+    fn check(&mut self, config: &ModelConfig) -> Result<WeightDtype, WeightsError> {
         let (expected, own_key, other) = match config.family {
             Family::Xglm => (Xglm::checkpoint_tensors(config), "model.embed_tokens.weight", Family::Bloom),
             Family::Bloom => (Bloom::checkpoint_tensors(config), "word_embeddings.weight", Family::Xglm),
@@ -252,7 +347,10 @@ impl<'a> Checkpoint<'a> {
             return Err(WeightsError::MissingTensors(missing));
         }
         let known: std::collections::BTreeSet<&str> = expected.iter().map(|(n, _)| n.as_str()).collect();
-        let unexpected: Vec<String> = self.entries.keys().filter(|n| !known.contains(n.as_str())).cloned().collect();
+        let is_known = |name: &str| {
+            known.contains(name) || name.strip_suffix(SCALES).is_some_and(|matrix| known.contains(matrix))
+        };
+        let unexpected: Vec<String> = self.entries.keys().filter(|n| !is_known(n)).cloned().collect();
         if !unexpected.is_empty() {
             return Err(WeightsError::UnexpectedTensors(unexpected));
         }
@@ -265,11 +363,65 @@ impl<'a> Checkpoint<'a> {
                     got: entry.shape.clone(),
                 });
             }
-            if !matches!(entry.dtype.as_str(), "f32" | "f16" | "bf16") {
-                return Err(WeightsError::UnsupportedDtype { tensor: name.clone(), dtype: entry.dtype.clone() });
+            match (entry.dtype.as_str(), &shape[..]) {
+                ("f32" | "f16" | "bf16", _) => {}
+                ("i8", [rows, cols]) => self.check_scales(name, *rows, *cols)?,
+                _ => return Err(WeightsError::UnsupportedDtype { tensor: name.clone(), dtype: entry.dtype.clone() }),
             }
         }
+        Ok(match self.entries[own_key].dtype.as_str() {
+            "i8" => WeightDtype::Int8,
+            "f16" => WeightDtype::F16,
+            _ => WeightDtype::F32,
+        })
+    }
+
+    /// An i8 matrix needs f32 scales, one per block of each row.
+    fn check_scales(&self, name: &str, rows: usize, cols: usize) -> Result<(), WeightsError> {
+        let bad = |detail: String| WeightsError::BadScales { tensor: name.to_string(), detail };
+        let Some(scales) = self.entries.get(&format!("{name}{SCALES}")) else {
+            return Err(bad(format!("{name}{SCALES} is missing")));
+        };
+        if !cols.is_multiple_of(BLOCK) || scales.shape != [rows, cols / BLOCK] || scales.dtype != "f32" {
+            return Err(bad(format!(
+                "expected f32 [{rows}, {}], found {} {:?}",
+                cols / BLOCK,
+                scales.dtype,
+                scales.shape
+            )));
+        }
         Ok(())
+    }
+
+    /// Every matrix row must be a whole number of int8 blocks.
+    fn check_quantizable(&self) -> Result<(), WeightsError> {
+        let unfit = |(name, e): &(&String, &Entry)| {
+            e.shape.len() == 2 && !e.shape[1].is_multiple_of(BLOCK) && e.dtype != "i8" && !name.ends_with(SCALES)
+        };
+        match self.entries.iter().find(unfit) {
+            Some((name, e)) => Err(WeightsError::NotQuantizable { tensor: name.clone(), cols: e.shape[1] }),
+            None => Ok(()),
+        }
+    }
+
+    /// A checked matrix with rows of `cols` values, stored as `dtype`. An int8 matrix asked for as int8 is
+    /// taken as it is (so a converted file loads bit-identically); anything else goes through f32.
+    fn matrix(&mut self, name: &str, cols: usize, dtype: WeightDtype) -> Result<Matrix, WeightsError> {
+        if self.entries[name].dtype == "i8" {
+            let scales = self.take(&format!("{name}{SCALES}"))?;
+            let entry = self.entries.remove(name).expect("checked");
+            let values = match entry.data {
+                Stored::Bytes(bytes) => bytes.iter().map(|&b| b as i8).collect(),
+                #[cfg(not(target_arch = "wasm32"))]
+                Stored::Pytorch(_) => unreachable!("i8 matrices come from safetensors files"),
+            };
+            let stored = Matrix::Int8 { values, scales };
+            return Ok(match dtype {
+                WeightDtype::Int8 => stored,
+                _ => Matrix::quantize(stored.to_f32(), cols, dtype),
+            });
+        }
+        Ok(Matrix::quantize(self.take(name)?, cols, dtype))
     }
 
     /// A checked tensor's values in f32, row-major; its storage is released from the checkpoint.
@@ -300,13 +452,19 @@ impl<'a> Checkpoint<'a> {
         Ok(Tensor::from_data(TensorData::new(self.take(name)?, shape), device))
     }
 
-    /// `{prefix}.weight` `[out, in]` and `{prefix}.bias` as a burn `Linear` (which stores `[in, out]`).
-    pub(crate) fn linear(&mut self, prefix: &str, device: &Device) -> Result<Linear, WeightsError> {
+    /// `{prefix}.weight` `[out, in]`, stored as `options.dtype`, and `{prefix}.bias` in f32.
+    pub(crate) fn linear(&mut self, prefix: &str, device: &Device, options: &LoadOptions) -> Result<FrozenLinear, WeightsError> {
         let weight_name = format!("{prefix}.weight");
         let [out, inp] = self.entries[&weight_name].shape[..] else { unreachable!("checked as a matrix") };
-        let weight = self.tensor(&weight_name, [out, inp], device)?.transpose();
+        let weight = self.matrix(&weight_name, inp, options.dtype())?.tensor(0..out, inp, device);
         let bias = self.tensor(&format!("{prefix}.bias"), [out], device)?;
-        Ok(Linear { weight: Param::from_tensor(weight), bias: Some(Param::from_tensor(bias)) })
+        Ok(FrozenLinear::new(weight, bias))
+    }
+
+    /// The token table `name` `[vocab, hidden]`, kept on the host as `options.dtype`.
+    pub(crate) fn embedding(&mut self, name: &str, options: &LoadOptions) -> Result<HostEmbedding, WeightsError> {
+        let [vocab, hidden] = self.entries[name].shape[..] else { unreachable!("checked as a matrix") };
+        Ok(HostEmbedding::new(self.matrix(name, hidden, options.dtype())?, vocab, hidden))
     }
 
     /// `{prefix}.weight` and `{prefix}.bias` as a burn `LayerNorm`.

@@ -88,6 +88,33 @@ fn train_then_eval_gives_a_peft_prompt_and_a_52_language_table() {
 }
 
 #[test]
+fn a_converted_int8_model_trains_and_evaluates() {
+    let out = scratch("convert");
+    let quantized = out.join("q");
+    let (m, d) = (model("bloom"), data());
+    let output = succeed(&["convert", "--model", s(&m), "--dtype", "int8", "--out", s(&quantized)]);
+    assert!(String::from_utf8_lossy(&output.stdout).contains("as int8"));
+    let size = |dir: &Path| std::fs::metadata(dir.join("model.safetensors")).unwrap().len();
+    assert!(size(&quantized) * 3 < size(&m), "int8 is {} bytes, f32 {}", size(&quantized), size(&m));
+    for name in ["config.json", "tokenizer.json"] {
+        assert_eq!(std::fs::read(quantized.join(name)).unwrap(), std::fs::read(m.join(name)).unwrap(), "{name}");
+    }
+    // The converted folder is a model folder like any other (its dtype read from the file).
+    let prompt = out.join("prompt");
+    let results = out.join("r.json");
+    succeed(&["train", "--model", s(&quantized), "--data", s(&d), "--max-steps", "3", "--out", s(&prompt)]);
+    succeed(&["eval", "--model", s(&quantized), "--data", s(&d), "--prompt", s(&prompt), "--out", s(&results), "--languages", "eng_Latn"]);
+    let entries: Vec<serde_json::Value> = serde_json::from_str(&std::fs::read_to_string(&results).unwrap()).unwrap();
+    assert_eq!((entries.len(), &entries[0]["n"]), (1, &serde_json::json!(204)));
+    // The positional form of the folder works too; f16 halves it.
+    let half = out.join("h");
+    succeed(&["convert", s(&m), "--dtype", "f16", "--out", s(&half)]);
+    assert!(size(&half) * 2 < size(&m) + 16_384);
+    let error = fail(&["convert", "--model", s(&out.join("missing")), "--dtype", "int8", "--out", s(&half)]);
+    assert!(error.contains("cannot read") && error.contains("config.json"), "{error}");
+}
+
+#[test]
 fn ctrl_c_keeps_the_prompt_and_the_run_resumes() {
     let out = scratch("interrupt");
     let (m, d) = (model("xglm"), data());

@@ -79,7 +79,7 @@ fn pytorch_bin_and_safetensors_give_identical_outputs() {
 }
 
 #[test]
-fn f16_and_bf16_checkpoints_convert_to_f32() {
+fn f16_and_bf16_checkpoints_load_as_the_values_they_store() {
     let original = tensors("bloom");
     let reference = outputs(&load("bloom", WeightsFile::Safetensors(&serialize(&original))).unwrap());
     let cases: [HalfFormat; 2] = [

@@ -188,7 +188,7 @@ fn parity_restricted_head_equals_full_head_columns() {
     for family in ["xglm", "bloom"] {
         let device = Device::flex();
         // Small chunks so the full head is several matmuls and a concat.
-        let options = LoadOptions { max_chunk_bytes: 64 * 4 * 100 };
+        let options = LoadOptions { max_chunk_bytes: 64 * 4 * 100, dtype: None };
         let model = weights::load_dir(&fixture_dir(family), &device, &options).unwrap();
         let c = case(family, Variant::Slots);
         let prompt = Tensor::from_data(TensorData::new(c.prompt.clone(), [c.prompt_len, c.hidden]), &device);

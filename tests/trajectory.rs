@@ -7,7 +7,7 @@ use polyprompt::model::CausalLm;
 use polyprompt::prompt::{Reparam, SoftPrompt};
 use polyprompt::task::{Placement, TaskFormat, build_batch};
 use polyprompt::tokenize::TextTokenizer;
-use polyprompt::train::{LinearSchedule, LossKind, PromptTrainer};
+use polyprompt::train::{Backprop, LinearSchedule, LossKind, PromptTrainer};
 use polyprompt::weights::{self, LoadOptions};
 
 mod common;
@@ -79,7 +79,7 @@ struct Trajectory {
     final_prompt: Vec<f32>,
 }
 
-fn train(family: &str, run: Run) -> (Fixture, Trajectory) {
+fn train(family: &str, run: Run, backprop: Backprop) -> (Fixture, Trajectory) {
     let fixture = Fixture::open(family);
     let device = Device::flex();
     let model: CausalLm = weights::load_dir(&fixture.dir, &device, &LoadOptions::default()).unwrap();
@@ -97,6 +97,7 @@ fn train(family: &str, run: Run) -> (Fixture, Trajectory) {
     let prompt = SoftPrompt { input, mlp };
     let schedule = LinearSchedule::new(5e-3, 0.1, STEPS);
     let mut trainer = PromptTrainer::new(prompt, schedule, 1.0, LossKind::FullVocabulary, &labels);
+    trainer.set_backprop(backprop);
 
     let placement = if run == Run::Peft { Placement::Prefix } else { Placement::Suffix };
     let format = TaskFormat { placement, prompt_len, max_len: 40 };
@@ -137,7 +138,11 @@ fn train(family: &str, run: Run) -> (Fixture, Trajectory) {
 }
 
 fn check(family: &str, run: Run) {
-    let (fixture, ours) = train(family, run);
+    check_with(family, run, Backprop::WholeGraph);
+}
+
+fn check_with(family: &str, run: Run, backprop: Backprop) {
+    let (fixture, ours) = train(family, run, backprop);
     let key = run.key();
     let (_, losses) = fixture.f32(&format!("{key}_losses"));
     let (_, lrs) = fixture.f32(&format!("{key}_lrs"));
@@ -159,7 +164,7 @@ fn check(family: &str, run: Run) {
     let worst = ours.final_prompt.iter().zip(&final_prompt).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
     assert!(worst <= 1e-3, "{family} {key}: final prompt differs by up to {worst}");
     // The figures quoted in the README (`-- --nocapture`).
-    eprintln!("{family} {key}: loss max abs diff {worst_loss:.1e}, final prompt max abs diff {worst:.1e}");
+    eprintln!("{family} {key} {backprop:?}: loss max abs diff {worst_loss:.1e}, final prompt max abs diff {worst:.1e}");
 }
 
 #[test]
@@ -190,4 +195,20 @@ fn trajectory_bloom_reparam() {
 #[test]
 fn trajectory_bloom_peft() {
     check("bloom", Run::Peft);
+}
+
+// Layer-by-layer gradients (what f16 and int8 weights use) follow the same reference trajectory.
+#[test]
+fn trajectory_xglm_reparam_layer_by_layer() {
+    check_with("xglm", Run::Reparam, Backprop::LayerByLayer);
+}
+
+#[test]
+fn trajectory_bloom_peft_layer_by_layer() {
+    check_with("bloom", Run::Peft, Backprop::LayerByLayer);
+}
+
+#[test]
+fn trajectory_bloom_paper_layer_by_layer() {
+    check_with("bloom", Run::Paper, Backprop::LayerByLayer);
 }

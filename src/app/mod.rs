@@ -57,10 +57,10 @@ pub fn App() -> impl IntoView {
     });
     // Load the model once both its files and the device are there.
     Effect::new(move |_| {
-        let (Some(files), DeviceState::Ready { .. }) = (model_files.get(), device_state.get()) else { return };
+        let (Some(files), DeviceState::Ready { info, .. }) = (model_files.get(), device_state.get()) else { return };
         let Some(device) = device.get_value() else { return };
         session.set(None);
-        match Session::load(&files, &device) {
+        match Session::load(&files, &device, &info) {
             Ok(loaded) => {
                 load_error.set(None);
                 session.set(Some(loaded));

@@ -3,9 +3,11 @@ use std::rc::Rc;
 
 use burn::tensor::Device;
 
+use super::format;
 use super::model_picker::ModelFiles;
+use crate::backend::BackendInfo;
 use crate::hub::HubRepo;
-use crate::model::{CausalLm, ModelConfig};
+use crate::model::{CausalLm, DEFAULT_MAX_CHUNK_BYTES, ModelConfig, WASM_MEMORY_BYTES};
 use crate::tokenize::TextTokenizer;
 use crate::weights::{self, LoadOptions, WeightsFile};
 
@@ -18,8 +20,9 @@ pub struct Session {
 }
 
 impl Session {
-    /// Parses and uploads the model; every failure says which file is at fault.
-    pub fn load(files: &ModelFiles, device: &Device) -> Result<Session, String> {
+    /// Parses and uploads the model as `files.dtype`; every failure says which file is at fault, and a
+    /// model the page or the GPU cannot hold is refused before anything is allocated.
+    pub fn load(files: &ModelFiles, device: &Device, backend: &BackendInfo) -> Result<Session, String> {
         let config = std::str::from_utf8(&files.config)
             .map_err(|e| e.to_string())
             .and_then(|text| ModelConfig::from_json(text).map_err(|e| e.to_string()))
@@ -30,8 +33,35 @@ impl Session {
             "pytorch_model.bin" => WeightsFile::PytorchBin(&files.weights),
             _ => WeightsFile::Safetensors(&files.weights),
         };
-        let model = weights::load(&config, file, device, &LoadOptions::default())
-            .map_err(|e| format!("{}: {e}", files.weights_name))?;
+        let needed = config.browser_memory_bytes(files.dtype, files.weights.len() as u64, backend.is_gpu());
+        if needed > WASM_MEMORY_BYTES {
+            return Err(format!(
+                "{} as {} needs about {} of this page's memory, more than the 4.29 GB a browser page can \
+                 use{}: choose int8",
+                files.repo,
+                files.dtype.name(),
+                format::bytes(needed),
+                if backend.is_gpu() { "" } else { " (on the CPU fallback the model lives in page memory too)" },
+            ));
+        }
+        let max_chunk_bytes = match backend {
+            BackendInfo::Gpu { max_binding_bytes, max_buffer_bytes, .. } => {
+                let limit = (*max_binding_bytes).min(*max_buffer_bytes);
+                if config.largest_layer_buffer() > limit {
+                    return Err(format!(
+                        "a layer of {} needs a {} GPU buffer, but this WebGPU adapter allows {}: use the CPU \
+                         fallback or a smaller model",
+                        files.repo,
+                        format::bytes(config.largest_layer_buffer()),
+                        format::bytes(limit)
+                    ));
+                }
+                limit as usize
+            }
+            BackendInfo::Cpu { .. } => DEFAULT_MAX_CHUNK_BYTES,
+        };
+        let options = LoadOptions { max_chunk_bytes, dtype: Some(files.dtype) };
+        let model = weights::load(&config, file, device, &options).map_err(|e| format!("{}: {e}", files.weights_name))?;
         Ok(Session { repo: files.repo.clone(), model: Rc::new(model), tokenizer: Rc::new(tokenizer) })
     }
 

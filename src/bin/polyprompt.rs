@@ -46,6 +46,41 @@ enum Command {
         /// Folder with config.json (and tokenizer.json, weights) as on the Hugging Face hub.
         model: PathBuf,
     },
+    /// Rewrite a model's weights as f16 or int8 (a self-describing model.safetensors, with config.json and
+    /// tokenizer.json copied) that `train`, `eval` and the browser app load directly.
+    Convert(ConvertArgs),
+}
+
+#[derive(Args)]
+struct ConvertArgs {
+    /// Model folder in the hub's layout (or give it as --model).
+    #[arg(value_name = "MODEL", required_unless_present = "model")]
+    dir: Option<PathBuf>,
+    #[arg(long, conflicts_with = "dir")]
+    model: Option<PathBuf>,
+    #[arg(long, value_enum)]
+    dtype: DtypeArg,
+    /// Folder to write (created if missing).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+/// How to store the frozen weight matrices.
+#[derive(Clone, Copy, ValueEnum)]
+enum DtypeArg {
+    F32,
+    F16,
+    Int8,
+}
+
+impl From<DtypeArg> for WeightDtype {
+    fn from(arg: DtypeArg) -> WeightDtype {
+        match arg {
+            DtypeArg::F32 => WeightDtype::F32,
+            DtypeArg::F16 => WeightDtype::F16,
+            DtypeArg::Int8 => WeightDtype::Int8,
+        }
+    }
 }
 
 #[derive(Args)]
@@ -59,6 +94,9 @@ struct ModelArgs {
     /// Run on the GPU through wgpu when an adapter is available (default: the CPU).
     #[arg(long)]
     gpu: bool,
+    /// Store the weight matrices as this (default: as the checkpoint stores them; f32 for bf16).
+    #[arg(long, value_enum)]
+    dtype: Option<DtypeArg>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -210,6 +248,7 @@ fn main() -> Result<()> {
         Command::Eval(args) => evaluate(args),
         Command::Sweep(args) => sweep(args),
         Command::Inspect { model } => inspect(&model),
+        Command::Convert(args) => convert(args),
     }
 }
 
@@ -224,7 +263,8 @@ fn load(args: &ModelArgs, base_model: Option<String>) -> Result<Loaded> {
     let (device, info) =
         pollster::block_on(backend::init(if args.gpu { Preference::Auto } else { Preference::Cpu }));
     eprintln!("device: {}", info.label());
-    let model = weights::load_dir(&args.model, &device, &LoadOptions::default())
+    let options = LoadOptions { dtype: args.dtype.map(Into::into), ..LoadOptions::default() };
+    let model = weights::load_dir(&args.model, &device, &options)
         .with_context(|| format!("cannot load the model in {}", args.model.display()))?;
     let path = args.model.join("tokenizer.json");
     let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -533,6 +573,41 @@ fn inspect(dir: &Path) -> Result<()> {
             mib(size.device_bytes)
         );
     }
+    Ok(())
+}
+
+fn convert(args: ConvertArgs) -> Result<()> {
+    let dir = args.dir.or(args.model).expect("clap requires one");
+    let read = |name: &str| {
+        let path = dir.join(name);
+        std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))
+    };
+    let config_bytes = read("config.json")?;
+    let config = ModelConfig::from_json(&String::from_utf8_lossy(&config_bytes))
+        .with_context(|| format!("in {}", dir.join("config.json").display()))?;
+    let safetensors = dir.join("model.safetensors").exists();
+    let name = if safetensors { "model.safetensors" } else { "pytorch_model.bin" };
+    let bytes = read(name)?;
+    let file =
+        if safetensors { weights::WeightsFile::Safetensors(&bytes) } else { weights::WeightsFile::PytorchBin(&bytes) };
+    let dtype = WeightDtype::from(args.dtype);
+    let converted = weights::convert(&config, file, dtype).with_context(|| format!("cannot convert {}", dir.join(name).display()))?;
+    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    let write = |name: &str, data: &[u8]| {
+        let path = args.out.join(name);
+        std::fs::write(&path, data).with_context(|| format!("cannot write {}", path.display()))
+    };
+    write("model.safetensors", &converted)?;
+    write("config.json", &config_bytes)?;
+    write("tokenizer.json", &read("tokenizer.json")?)?;
+    println!(
+        "{} ({} MiB) → {} as {} ({} MiB)",
+        dir.join(name).display(),
+        bytes.len() >> 20,
+        args.out.join("model.safetensors").display(),
+        dtype.name(),
+        converted.len() >> 20
+    );
     Ok(())
 }
 

@@ -5,19 +5,20 @@
 //! tanh-GELU MLP (`apply_residual_connection_post_layernorm` false, as in every released BLOOM); `ln_f`
 //! at the end; the LM head tied to `word_embeddings`.
 use burn::module::Module;
-use burn::nn::{LayerNorm, Linear};
+use burn::nn::LayerNorm;
 use burn::tensor::activation::gelu_approximate;
 use burn::tensor::{Bool, Device, Tensor, TensorData};
 
 use super::embedding::{HostEmbedding, prefix_rows};
-use super::{InputBatch, ModelConfig, PromptPlacement, TiedHead, attention, blocked_keys};
-use crate::weights::{Checkpoint, WeightsError};
+use super::linear::FrozenLinear;
+use super::{InputBatch, LayerContext, ModelConfig, PromptPlacement, TiedHead, attention, blocked_keys};
+use crate::weights::{Checkpoint, LoadOptions, WeightsError};
 
 #[derive(Module, Debug)]
 pub struct BloomAttention {
     /// Rows laid out per head as [q, k, v] (`view(batch, seq, n_head, 3, head_dim)`), not as [Q; K; V].
-    pub query_key_value: Linear,
-    pub dense: Linear,
+    pub query_key_value: FrozenLinear,
+    pub dense: FrozenLinear,
     #[module(skip)]
     heads: usize,
 }
@@ -36,8 +37,8 @@ impl BloomAttention {
 
 #[derive(Module, Debug)]
 pub struct BloomMlp {
-    pub dense_h_to_4h: Linear,
-    pub dense_4h_to_h: Linear,
+    pub dense_h_to_4h: FrozenLinear,
+    pub dense_4h_to_h: FrozenLinear,
 }
 
 #[derive(Module, Debug)]
@@ -49,7 +50,7 @@ pub struct BloomBlock {
 }
 
 impl BloomBlock {
-    fn forward(&self, hidden: Tensor<3>, alibi: Tensor<4>, blocked: Tensor<4, Bool>) -> Tensor<3> {
+    pub(super) fn forward(&self, hidden: Tensor<3>, alibi: Tensor<4>, blocked: Tensor<4, Bool>) -> Tensor<3> {
         // The residual is the block input, not the LayerNorm output.
         let residual = hidden.clone();
         let attn_output = residual + self.self_attention.forward(self.input_layernorm.forward(hidden), alibi, blocked);
@@ -108,7 +109,7 @@ impl Bloom {
         config: &ModelConfig,
         ckpt: &mut Checkpoint,
         device: &Device,
-        max_chunk_bytes: usize,
+        options: &LoadOptions,
     ) -> Result<Self, WeightsError> {
         let eps = config.layer_norm_eps;
         let mut h = Vec::with_capacity(config.layers);
@@ -117,22 +118,22 @@ impl Bloom {
             h.push(BloomBlock {
                 input_layernorm: ckpt.layer_norm(&format!("{p}.input_layernorm"), eps, device)?,
                 self_attention: BloomAttention {
-                    query_key_value: ckpt.linear(&format!("{p}.self_attention.query_key_value"), device)?,
-                    dense: ckpt.linear(&format!("{p}.self_attention.dense"), device)?,
+                    query_key_value: ckpt.linear(&format!("{p}.self_attention.query_key_value"), device, options)?,
+                    dense: ckpt.linear(&format!("{p}.self_attention.dense"), device, options)?,
                     heads: config.heads,
                 },
                 post_attention_layernorm: ckpt.layer_norm(&format!("{p}.post_attention_layernorm"), eps, device)?,
                 mlp: BloomMlp {
-                    dense_h_to_4h: ckpt.linear(&format!("{p}.mlp.dense_h_to_4h"), device)?,
-                    dense_4h_to_h: ckpt.linear(&format!("{p}.mlp.dense_4h_to_h"), device)?,
+                    dense_h_to_4h: ckpt.linear(&format!("{p}.mlp.dense_h_to_4h"), device, options)?,
+                    dense_4h_to_h: ckpt.linear(&format!("{p}.mlp.dense_4h_to_h"), device, options)?,
                 },
             }
             .no_grad());
         }
         let word_embeddings_layernorm = ckpt.layer_norm("word_embeddings_layernorm", eps, device)?.no_grad();
         let ln_f = ckpt.layer_norm("ln_f", eps, device)?.no_grad();
-        let word_embeddings = HostEmbedding::new(ckpt.take("word_embeddings.weight")?, config.vocab_size, config.hidden);
-        let lm_head = TiedHead::new(&word_embeddings, max_chunk_bytes, device);
+        let word_embeddings = ckpt.embedding("word_embeddings.weight", options)?;
+        let lm_head = TiedHead::new(&word_embeddings, options.max_chunk_bytes, device);
         Ok(Self {
             config: config.clone(),
             word_embeddings,
@@ -144,8 +145,9 @@ impl Bloom {
         })
     }
 
-    /// `BloomModel.forward` (including `ln_f`): `[B, T', H]`.
-    pub fn forward(&self, batch: &InputBatch, prompt: Option<Tensor<2>>) -> Tensor<3> {
+    /// The first block's input `[B, T', H]` (token embeddings with the prompt, through the embedding
+    /// LayerNorm) and what every block needs (the mask and ALiBi).
+    pub fn embed(&self, batch: &InputBatch, prompt: Option<Tensor<2>>) -> (Tensor<3>, LayerContext) {
         let inputs_embeds = match &batch.placement {
             PromptPlacement::None | PromptPlacement::Slots { .. } => {
                 self.word_embeddings.lookup(batch, prompt, &self.device)
@@ -157,14 +159,11 @@ impl Bloom {
                 Tensor::cat(vec![prefix_rows(prompt, batch.batch), tokens], 1)
             }
         };
-        let mut hidden = self.word_embeddings_layernorm.forward(inputs_embeds);
+        let hidden = self.word_embeddings_layernorm.forward(inputs_embeds);
         let (attention, seq) = batch.model_attention();
         let alibi = self.alibi(&attention, batch.batch, seq);
         let blocked = blocked_keys(&attention, batch.batch, seq, &self.device);
-        for block in &self.h {
-            hidden = block.forward(hidden, alibi.clone(), blocked.clone());
-        }
-        self.ln_f.forward(hidden)
+        (hidden, LayerContext { blocked, alibi: Some(alibi) })
     }
 
     /// `build_alibi_tensor` as `[B, heads, 1, T]`: slope(head) × key position, where a key's position counts

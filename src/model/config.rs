@@ -201,13 +201,18 @@ impl ModelConfig {
         self.embedding_params() + self.layer_params()
     }
 
-    /// Memory the frozen model needs with its weights stored as `dtype`.
+    /// Parameters in weight matrices (the linear layers and the token table): what `dtype` applies to;
+    /// biases and LayerNorms stay f32.
+    fn matrix_params(&self) -> u64 {
+        let (h, f) = (self.hidden as u64, self.ffn as u64);
+        self.embedding_params() + self.layers as u64 * (4 * h * h + 2 * h * f)
+    }
+
+    /// Memory the frozen model needs with its weight matrices stored as `dtype`.
     pub fn size_estimate(&self, dtype: WeightDtype) -> SizeEstimate {
-        let embedding = dtype.bytes_for(self.embedding_params(), self.vocab_size as u64);
-        // Every weight matrix has one quantization scale per output row; counting all rows of all
-        // layers as (3h + h + f + h) per layer is within a few kB of exact.
-        let rows = self.layers as u64 * (5 * self.hidden as u64 + self.ffn as u64);
-        let layers = dtype.bytes_for(self.layer_params(), rows);
+        let embedding = dtype.bytes_for(self.embedding_params());
+        let layer_matrices = self.matrix_params() - self.embedding_params();
+        let layers = dtype.bytes_for(layer_matrices) + 4 * (self.layer_params() - layer_matrices);
         SizeEstimate {
             // The token table stays on the host; only the rows a batch uses are uploaded.
             host_bytes: embedding,
@@ -218,12 +223,32 @@ impl ModelConfig {
     }
 }
 
+/// The most memory a wasm32 page can address.
+pub const WASM_MEMORY_BYTES: u64 = 4 << 30;
+
+impl ModelConfig {
+    /// Bytes of a browser page's wasm memory that loading needs: the downloaded checkpoint, the host token
+    /// table, the f32 copy of the table it passes through on its way to f16/int8, and — on the CPU
+    /// backend, whose "device" is that same memory — the device part.
+    pub fn browser_memory_bytes(&self, dtype: WeightDtype, file_bytes: u64, on_gpu: bool) -> u64 {
+        let size = self.size_estimate(dtype);
+        let conversion = if dtype == WeightDtype::F32 { 0 } else { 4 * self.embedding_params() };
+        file_bytes + size.host_bytes + conversion + if on_gpu { 0 } else { size.device_bytes }
+    }
+
+    /// The largest single device buffer the layers need, in bytes: one weight matrix widened to f32 for
+    /// its product. (The tied head is split to fit; see `model::head`.)
+    pub fn largest_layer_buffer(&self) -> u64 {
+        4 * self.hidden as u64 * (3 * self.hidden).max(self.ffn) as u64
+    }
+}
+
 /// How the frozen weights are stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WeightDtype {
     F32,
     F16,
-    /// Symmetric int8 with one f32 scale per output row.
+    /// Symmetric int8 with one f32 scale per 32 values of a row (see `quant`).
     Int8,
 }
 
@@ -238,11 +263,15 @@ impl WeightDtype {
         }
     }
 
-    fn bytes_for(self, params: u64, rows: u64) -> u64 {
+    pub fn parse(name: &str) -> Option<WeightDtype> {
+        WeightDtype::ALL.into_iter().find(|d| d.name() == name)
+    }
+
+    fn bytes_for(self, params: u64) -> u64 {
         match self {
             WeightDtype::F32 => 4 * params,
             WeightDtype::F16 => 2 * params,
-            WeightDtype::Int8 => params + 4 * rows,
+            WeightDtype::Int8 => params + 4 * params.div_ceil(crate::quant::BLOCK as u64),
         }
     }
 }
@@ -259,13 +288,8 @@ pub struct SizeEstimate {
 mod tests {
     use super::*;
 
-    const BLOOM_560M: &str = r#"{"model_type": "bloom", "vocab_size": 250880, "hidden_size": 1024,
-        "n_layer": 24, "n_head": 16, "layer_norm_epsilon": 1e-05, "bos_token_id": 1, "eos_token_id": 2,
-        "pad_token_id": 3, "apply_residual_connection_post_layernorm": false}"#;
-    const XGLM_564M: &str = r#"{"model_type": "xglm", "vocab_size": 256008, "d_model": 1024,
-        "num_layers": 24, "attention_heads": 16, "ffn_dim": 4096, "max_position_embeddings": 2048,
-        "scale_embedding": true, "activation_function": "gelu", "pad_token_id": 1, "bos_token_id": 0,
-        "eos_token_id": 2}"#;
+    const BLOOM_560M: &str = crate::hub::PRESETS[0].config_json;
+    const XGLM_564M: &str = crate::hub::PRESETS[1].config_json;
 
     #[test]
     fn parameter_counts_match_the_published_checkpoints() {
@@ -301,8 +325,22 @@ mod tests {
         let f32 = bloom.size_estimate(WeightDtype::F32);
         let int8 = bloom.size_estimate(WeightDtype::Int8);
         assert_eq!(f32.host_bytes, 4 * 250_880 * 1024);
-        assert!(int8.device_bytes * 4 > f32.device_bytes && int8.device_bytes * 39 < f32.device_bytes * 10);
-        assert_eq!(bloom.size_estimate(WeightDtype::F16).device_bytes * 2, f32.device_bytes);
+        // 1.125 bytes per matrix weight (a 4-byte scale per 32), 4 per bias and LayerNorm weight.
+        assert!(int8.device_bytes * 4 > f32.device_bytes && int8.device_bytes * 35 < f32.device_bytes * 10);
+        let f16 = bloom.size_estimate(WeightDtype::F16).device_bytes;
+        assert!(f16 * 2 > f32.device_bytes && f16 * 2 - f32.device_bytes < 2_000_000, "vectors stay f32");
+    }
+
+    #[test]
+    fn a_560m_model_fits_a_browser_page_on_the_cpu_only_when_quantized() {
+        for json in [BLOOM_560M, XGLM_564M] {
+            let config = ModelConfig::from_json(json).unwrap();
+            let f16_file = 2 * config.total_params();
+            assert!(config.browser_memory_bytes(WeightDtype::Int8, f16_file, false) < WASM_MEMORY_BYTES);
+            assert!(config.browser_memory_bytes(WeightDtype::F32, f16_file, false) > WASM_MEMORY_BYTES);
+            assert!(config.browser_memory_bytes(WeightDtype::F32, f16_file, true) < WASM_MEMORY_BYTES);
+            assert_eq!(config.largest_layer_buffer(), 16 << 20);
+        }
     }
 
     #[test]

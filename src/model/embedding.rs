@@ -2,21 +2,23 @@
 //!
 //! XGLM-564M's table is 256008 × 1024 (1 GiB in f32), BLOOM-560m's 250880 × 1024: larger than the buffers a
 //! browser's WebGPU adapter usually grants. A batch only needs the rows of its own tokens, so those are
-//! gathered here and uploaded; the soft prompt is placed among them (see [`PromptPlacement`]).
+//! gathered here (dequantized when stored as int8 or f16) and uploaded; the soft prompt is placed among
+//! them (see [`PromptPlacement`]).
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::{InputBatch, PromptPlacement};
+use crate::quant::Matrix;
 
-/// `[vocab, hidden]` rows in f32, row-major, as the checkpoint's `embed_tokens` / `word_embeddings`.
+/// `[vocab, hidden]` rows, row-major, as the checkpoint's `embed_tokens` / `word_embeddings`.
 #[derive(Clone, Debug)]
 pub struct HostEmbedding {
-    table: Vec<f32>,
+    table: Matrix,
     vocab: usize,
     hidden: usize,
 }
 
 impl HostEmbedding {
-    pub fn new(table: Vec<f32>, vocab: usize, hidden: usize) -> Self {
+    pub fn new(table: Matrix, vocab: usize, hidden: usize) -> Self {
         assert_eq!(table.len(), vocab * hidden, "embedding table is not {vocab} × {hidden}");
         Self { table, vocab, hidden }
     }
@@ -30,21 +32,22 @@ impl HostEmbedding {
     }
 
     /// The whole table, for the tied LM head.
-    pub fn table(&self) -> &[f32] {
+    pub fn table(&self) -> &Matrix {
         &self.table
     }
 
-    fn row(&self, id: u32) -> &[f32] {
+    /// Appends row `id` in f32.
+    fn push_row(&self, id: u32, out: &mut Vec<f32>) {
         let id = id as usize;
         assert!(id < self.vocab, "token id {id} is outside the vocabulary of {} tokens", self.vocab);
-        &self.table[id * self.hidden..(id + 1) * self.hidden]
+        self.table.extend_f32(id * self.hidden..(id + 1) * self.hidden, out);
     }
 
     /// Rows for `ids`, uploaded as `[ids.len(), hidden]` (unscaled, as stored in the checkpoint).
     pub fn rows(&self, ids: &[u32], device: &Device) -> Tensor<2> {
         let mut data = Vec::with_capacity(ids.len() * self.hidden);
         for &id in ids {
-            data.extend_from_slice(self.row(id));
+            self.push_row(id, &mut data);
         }
         Tensor::from_data(TensorData::new(data, [ids.len(), self.hidden]), device)
     }
@@ -60,7 +63,7 @@ impl HostEmbedding {
         assert_eq!(batch.ids.len(), b * t, "InputBatch ids are not batch × seq");
         let mut data = Vec::with_capacity(b * t * h);
         for &id in &batch.ids {
-            data.extend_from_slice(self.row(id));
+            self.push_row(id, &mut data);
         }
         let PromptPlacement::Slots { starts, len } = &batch.placement else {
             assert!(prompt.is_none(), "a prompt was given for a batch without prompt slots");

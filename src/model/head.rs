@@ -1,11 +1,15 @@
 //! The LM head, tied to the token embedding (`lm_head.weight` is `embed_tokens.weight` / `word_embeddings.weight`).
 //!
 //! It is only ever evaluated at the positions asked for (one prediction per example), never at every
-//! position. Its device copy is split into row chunks of at most `max_chunk_bytes`: a WebGPU storage
-//! binding is often limited to 128 MiB, and a 256k × 1024 f32 table is 1 GiB.
-use burn::tensor::{Device, Int, Tensor, TensorData};
+//! position. Its device copy is split into row chunks of at most `max_chunk_bytes` in f32: a WebGPU
+//! storage binding is often limited to 128 MiB, and a 256k × 1024 f32 table is 1 GiB. Chunks stay in the
+//! table's storage dtype on the device; each is widened to f32 (a buffer of at most `max_chunk_bytes`)
+//! only for its product.
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{Device, IndexingUpdateOp, Int, Tensor, TensorData};
 
 use super::embedding::HostEmbedding;
+use crate::quant;
 
 /// The default chunk size: WebGPU's default `maxStorageBufferBindingSize`.
 pub const DEFAULT_MAX_CHUNK_BYTES: usize = 128 << 20;
@@ -21,10 +25,9 @@ impl TiedHead {
         let hidden = embedding.hidden();
         let row_bytes = hidden * size_of::<f32>();
         let rows_per_chunk = (max_chunk_bytes / row_bytes).max(1);
-        let chunks = embedding
-            .table()
-            .chunks(rows_per_chunk * hidden)
-            .map(|rows| Tensor::from_data(TensorData::new(rows.to_vec(), [rows.len() / hidden, hidden]), device))
+        let chunks = (0..embedding.vocab())
+            .step_by(rows_per_chunk)
+            .map(|start| embedding.table().tensor(start..(start + rows_per_chunk).min(embedding.vocab()), hidden, device))
             .collect();
         Self { chunks }
     }
@@ -35,8 +38,48 @@ impl TiedHead {
 
     /// Scores over the whole vocabulary for each row of `hidden` `[N, H]`: `[N, V]`, one matmul per chunk.
     pub fn full(&self, hidden: Tensor<2>) -> Tensor<2> {
-        let parts = self.chunks.iter().map(|chunk| hidden.clone().matmul(chunk.clone().transpose())).collect();
+        let parts = self.chunks.iter().map(|chunk| hidden.clone().matmul(quant::to_f32(chunk).transpose())).collect();
         Tensor::cat(parts, 1)
+    }
+}
+
+impl TiedHead {
+    /// Mean cross-entropy of the scores of `rows` `[N, H]` against `targets`, and its gradient with respect
+    /// to `rows`: `(softmax(z) − onehot(target)) · W / N`. Computed directly rather than by autodiff,
+    /// whose graph would keep an f32 copy of the whole table (every chunk's product operand) until the
+    /// backward pass; here each chunk is widened only while it is used.
+    pub fn cross_entropy(&self, rows: Tensor<2>, targets: &[u32]) -> (Tensor<1>, Tensor<2>) {
+        let [n, _] = rows.dims();
+        assert_eq!(targets.len(), n, "one target per row");
+        let device = rows.device();
+        let logits = self.full(rows.without_autodiff());
+        let vocab = logits.dims()[1];
+        let target_index = Tensor::<2, Int>::from_data(
+            TensorData::new(targets.iter().map(|&t| t as i64).collect::<Vec<_>>(), [n, 1]),
+            &device,
+        );
+        let log_probs = log_softmax(logits, 1);
+        let loss = log_probs.clone().gather(1, target_index.clone()).neg().mean();
+        let onehot = Tensor::<2>::zeros([n, vocab], &device).scatter(
+            1,
+            target_index,
+            Tensor::ones([n, 1], &device),
+            IndexingUpdateOp::Add,
+        );
+        let scores_grad = (log_probs.exp() - onehot) / n as f64;
+        let mut start = 0;
+        let rows_grad = self
+            .chunks
+            .iter()
+            .map(|chunk| {
+                let rows = chunk.dims()[0];
+                let part = scores_grad.clone().narrow(1, start, rows).matmul(quant::to_f32(chunk));
+                start += rows;
+                part
+            })
+            .reduce(|a, b| a + b)
+            .expect("a head has chunks");
+        (loss, rows_grad)
     }
 }
 

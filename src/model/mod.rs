@@ -3,12 +3,13 @@ pub mod bloom;
 pub mod config;
 pub mod embedding;
 pub mod head;
+pub mod linear;
 pub mod xglm;
 
 use burn::tensor::activation::softmax;
 use burn::tensor::{Bool, Device, Tensor, TensorData};
 
-pub use config::{ConfigError, Family, ModelConfig, SizeEstimate, WeightDtype};
+pub use config::{ConfigError, Family, ModelConfig, SizeEstimate, WASM_MEMORY_BYTES, WeightDtype};
 use embedding::HostEmbedding;
 pub use head::{DEFAULT_MAX_CHUNK_BYTES, TiedHead};
 
@@ -90,8 +91,15 @@ fn attention(
     probs.matmul(value).swap_dims(1, 2).reshape([b, t, heads * head_dim])
 }
 
-/// A frozen causal LM of either family. Its weights live on a device without autodiff and are marked
-/// `no_grad`, so a backward pass from a loss computes (and stores) gradients for the prompt only.
+/// What each layer needs besides the hidden states: the causal/padding mask, and BLOOM's ALiBi biases.
+#[derive(Clone, Debug)]
+pub struct LayerContext {
+    blocked: Tensor<4, Bool>,
+    alibi: Option<Tensor<4>>,
+}
+
+/// A frozen causal LM of either family. Its weights live on a device without autodiff, so ops mixing them
+/// with the prompt treat them as constants: a backward pass computes gradients for the prompt only.
 #[derive(Debug)]
 pub enum CausalLm {
     Xglm(xglm::Xglm),
@@ -131,10 +139,47 @@ impl CausalLm {
     /// Final hidden states `[B, T', H]` (T' = T + len for a prefix). `prompt` `[L, H]` is required by
     /// `Slots`/`Prefix` placements and may live on an autodiff device: gradients flow to it only.
     pub fn hidden_states(&self, batch: &InputBatch, prompt: Option<Tensor<2>>) -> Tensor<3> {
+        let (hidden, context) = self.embed(batch, prompt);
+        let hidden = (0..self.layer_count()).fold(hidden, |hidden, i| self.layer(i, hidden, &context));
+        self.final_norm(hidden)
+    }
+
+    /// The first layer's input `[B, T', H]` for `batch` with `prompt` placed, and what every layer needs.
+    /// `hidden_states` is `embed`, then each `layer`, then `final_norm`; they are separate so a training
+    /// step can keep one layer's autodiff graph at a time (see `train::PromptTrainer`).
+    pub fn embed(&self, batch: &InputBatch, prompt: Option<Tensor<2>>) -> (Tensor<3>, LayerContext) {
         match self {
-            CausalLm::Xglm(m) => m.forward(batch, prompt),
-            CausalLm::Bloom(m) => m.forward(batch, prompt),
+            CausalLm::Xglm(m) => m.embed(batch, prompt),
+            CausalLm::Bloom(m) => m.embed(batch, prompt),
         }
+    }
+
+    pub fn layer_count(&self) -> usize {
+        self.config().layers
+    }
+
+    /// Layer `index` applied to `hidden` `[B, T', H]`.
+    pub fn layer(&self, index: usize, hidden: Tensor<3>, context: &LayerContext) -> Tensor<3> {
+        match self {
+            CausalLm::Xglm(m) => m.layers[index].forward(hidden, context.blocked.clone()),
+            CausalLm::Bloom(m) => {
+                let alibi = context.alibi.clone().expect("BLOOM's context carries ALiBi");
+                m.h[index].forward(hidden, alibi, context.blocked.clone())
+            }
+        }
+    }
+
+    /// The LayerNorm after the last layer.
+    pub fn final_norm(&self, hidden: Tensor<3>) -> Tensor<3> {
+        match self {
+            CausalLm::Xglm(m) => m.layer_norm.forward(hidden),
+            CausalLm::Bloom(m) => m.ln_f.forward(hidden),
+        }
+    }
+
+    /// How the frozen weight matrices are stored (the token table's dtype; layers share it).
+    pub fn weight_dtype(&self) -> WeightDtype {
+        self.embedding().table().dtype()
     }
 
     /// The tied LM head at `positions[b]` of each row: `[B, V]`, or `[B, K]` scores for `tokens` only (the
@@ -145,6 +190,13 @@ impl CausalLm {
             Some(tokens) => head::restricted(rows, self.embedding(), tokens, self.device()),
             None => self.head().full(rows),
         }
+    }
+
+    /// Mean cross-entropy over the whole vocabulary of `rows` `[B, H]` (final hidden states at the
+    /// prediction positions) against `targets`, and its gradient with respect to `rows`, computed
+    /// without autodiff (see `TiedHead::cross_entropy`).
+    pub fn cross_entropy(&self, rows: Tensor<2>, targets: &[u32]) -> (Tensor<1>, Tensor<2>) {
+        self.head().cross_entropy(rows, targets)
     }
 
     /// Full-vocabulary logits at every position, `[B, T', V]`: for tests against references only.
@@ -242,7 +294,7 @@ mod tests {
     fn the_head_is_split_into_chunks_and_gives_the_same_scores() {
         let whole = fixture("bloom", &LoadOptions::default());
         // 1024 rows × 64 × 4 bytes: 100 rows per chunk gives 11 chunks, the last one partial.
-        let chunked = fixture("bloom", &LoadOptions { max_chunk_bytes: 100 * 64 * 4 });
+        let chunked = fixture("bloom", &LoadOptions { max_chunk_bytes: 100 * 64 * 4, dtype: None });
         assert_eq!((whole.head().chunk_count(), chunked.head().chunk_count()), (1, 11));
         let batch = plain(vec![5, 6, 7, 8], vec![1; 4], 2);
         let a = whole.logits_at(whole.hidden_states(&batch, None), &[1, 0], None);

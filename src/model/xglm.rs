@@ -4,23 +4,24 @@
 //! offset; pre-LayerNorm decoder layers (self-attention, then fc1 → exact GELU → fc2); a final LayerNorm;
 //! the LM head tied to `model.embed_tokens`.
 use burn::module::Module;
-use burn::nn::{LayerNorm, Linear};
+use burn::nn::LayerNorm;
 use burn::tensor::activation::gelu;
 use burn::tensor::{Bool, Device, Tensor, TensorData};
 
 use super::embedding::{HostEmbedding, prefix_rows};
-use super::{InputBatch, ModelConfig, PromptPlacement, TiedHead, attention, blocked_keys};
-use crate::weights::{Checkpoint, WeightsError};
+use super::linear::FrozenLinear;
+use super::{InputBatch, LayerContext, ModelConfig, PromptPlacement, TiedHead, attention, blocked_keys};
+use crate::weights::{Checkpoint, LoadOptions, WeightsError};
 
 /// fairseq's position offset: position id `p` uses sinusoid row `p + 2`; row `padding_idx` (1) is zero.
 const POSITION_OFFSET: usize = 2;
 
 #[derive(Module, Debug)]
 pub struct XglmAttention {
-    pub q_proj: Linear,
-    pub k_proj: Linear,
-    pub v_proj: Linear,
-    pub out_proj: Linear,
+    pub q_proj: FrozenLinear,
+    pub k_proj: FrozenLinear,
+    pub v_proj: FrozenLinear,
+    pub out_proj: FrozenLinear,
     #[module(skip)]
     heads: usize,
 }
@@ -40,13 +41,13 @@ impl XglmAttention {
 pub struct XglmDecoderLayer {
     pub self_attn: XglmAttention,
     pub self_attn_layer_norm: LayerNorm,
-    pub fc1: Linear,
-    pub fc2: Linear,
+    pub fc1: FrozenLinear,
+    pub fc2: FrozenLinear,
     pub final_layer_norm: LayerNorm,
 }
 
 impl XglmDecoderLayer {
-    fn forward(&self, hidden: Tensor<3>, blocked: Tensor<4, Bool>) -> Tensor<3> {
+    pub(super) fn forward(&self, hidden: Tensor<3>, blocked: Tensor<4, Bool>) -> Tensor<3> {
         let residual = hidden.clone();
         let hidden = residual + self.self_attn.forward(self.self_attn_layer_norm.forward(hidden), blocked);
         let residual = hidden.clone();
@@ -98,7 +99,7 @@ impl Xglm {
         config: &ModelConfig,
         ckpt: &mut Checkpoint,
         device: &Device,
-        max_chunk_bytes: usize,
+        options: &LoadOptions,
     ) -> Result<Self, WeightsError> {
         let eps = config.layer_norm_eps;
         let mut layers = Vec::with_capacity(config.layers);
@@ -106,27 +107,28 @@ impl Xglm {
             let p = format!("model.layers.{i}");
             layers.push(XglmDecoderLayer {
                 self_attn: XglmAttention {
-                    q_proj: ckpt.linear(&format!("{p}.self_attn.q_proj"), device)?,
-                    k_proj: ckpt.linear(&format!("{p}.self_attn.k_proj"), device)?,
-                    v_proj: ckpt.linear(&format!("{p}.self_attn.v_proj"), device)?,
-                    out_proj: ckpt.linear(&format!("{p}.self_attn.out_proj"), device)?,
+                    q_proj: ckpt.linear(&format!("{p}.self_attn.q_proj"), device, options)?,
+                    k_proj: ckpt.linear(&format!("{p}.self_attn.k_proj"), device, options)?,
+                    v_proj: ckpt.linear(&format!("{p}.self_attn.v_proj"), device, options)?,
+                    out_proj: ckpt.linear(&format!("{p}.self_attn.out_proj"), device, options)?,
                     heads: config.heads,
                 },
                 self_attn_layer_norm: ckpt.layer_norm(&format!("{p}.self_attn_layer_norm"), eps, device)?,
-                fc1: ckpt.linear(&format!("{p}.fc1"), device)?,
-                fc2: ckpt.linear(&format!("{p}.fc2"), device)?,
+                fc1: ckpt.linear(&format!("{p}.fc1"), device, options)?,
+                fc2: ckpt.linear(&format!("{p}.fc2"), device, options)?,
                 final_layer_norm: ckpt.layer_norm(&format!("{p}.final_layer_norm"), eps, device)?,
             }
             .no_grad());
         }
         let layer_norm = ckpt.layer_norm("model.layer_norm", eps, device)?.no_grad();
-        let embed_tokens = HostEmbedding::new(ckpt.take("model.embed_tokens.weight")?, config.vocab_size, config.hidden);
-        let lm_head = TiedHead::new(&embed_tokens, max_chunk_bytes, device);
+        let embed_tokens = ckpt.embedding("model.embed_tokens.weight", options)?;
+        let lm_head = TiedHead::new(&embed_tokens, options.max_chunk_bytes, device);
         Ok(Self { config: config.clone(), embed_tokens, layers, layer_norm, lm_head, device: device.clone() })
     }
 
-    /// `XGLMModel.forward` + final LayerNorm: `[B, T', H]`.
-    pub fn forward(&self, batch: &InputBatch, prompt: Option<Tensor<2>>) -> Tensor<3> {
+    /// The first layer's input `[B, T', H]` (scaled token embeddings with the prompt, plus positions) and
+    /// what every layer needs.
+    pub fn embed(&self, batch: &InputBatch, prompt: Option<Tensor<2>>) -> (Tensor<3>, LayerContext) {
         let scale = if self.config.scale_embedding { (self.config.hidden as f64).sqrt() } else { 1.0 };
         let inputs_embeds = match &batch.placement {
             // The paper: slots hold the prompt before the scale, like any looked-up token row.
@@ -141,12 +143,9 @@ impl Xglm {
             }
         };
         let (attention, seq) = batch.model_attention();
-        let mut hidden = inputs_embeds + self.positions(&attention, batch.batch, seq);
+        let hidden = inputs_embeds + self.positions(&attention, batch.batch, seq);
         let blocked = blocked_keys(&attention, batch.batch, seq, &self.device);
-        for layer in &self.layers {
-            hidden = layer.forward(hidden, blocked.clone());
-        }
-        self.layer_norm.forward(hidden)
+        (hidden, LayerContext { blocked, alibi: None })
     }
 
     /// `XGLMSinusoidalPositionalEmbedding` rows `[B, T, H]` for padding-aware position ids: the j-th
