@@ -362,7 +362,7 @@ def run(args) -> None:
     me = [sys.executable, str(Path(__file__).resolve())]
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
-    models = make_models(out.parent / "bench-models", args.smoke)
+    models = make_models(ROOT / "target/bench-models", args.smoke)
     families = [f for f in FAMILIES if f in args.families]
     full = {f: m for f, m in zip(FAMILIES, models[:2])}
     reduced = {f: m for f, m in zip(FAMILIES, models[2:])} if not args.smoke else full
