@@ -343,7 +343,17 @@ def subprocess_json(cmd: list[str], label: str, env: dict | None = None) -> dict
     if done.returncode != 0:
         raise SystemExit(f"{label} failed ({done.returncode}): {' '.join(map(str, cmd))}")
     result = json.loads(done.stdout[done.stdout.index("{"):])
-    print(f"[bench]   {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+    figures = [f"{time.perf_counter() - started:.0f} s in all"]
+    if "step" in result:
+        figures.append(f"step {result['step']['median_ms'] / 1e3:.2f} s")
+    if "eval" in result:
+        figures.append(f"eval {result['eval']['sentences_per_second']:.2f} sentences/s")
+    if "epoch" in result:
+        figures.append(f"epoch + eval {result['epoch']['total_seconds']:.1f} s")
+    if "memory" in result:
+        m = result["memory"]
+        figures.append(f"peak {(m.get('peak_rss_bytes') or m.get('wasm_memory_bytes') or 0) / 1e9:.2f} GB")
+    print(f"[bench]   {', '.join(figures)}", file=sys.stderr, flush=True)
     return result
 
 
@@ -376,6 +386,7 @@ def run(args) -> None:
     for family in families:
         model = str(full[family])
         r: dict = {"model": model}
+        results["families"][family] = r  # filled in as measured; results.json is rewritten after each
         for variant in ("paper", "peft"):
             for what in ("step", "eval"):
                 r[f"{variant}_{what}"] = subprocess_json(
@@ -397,7 +408,6 @@ def run(args) -> None:
                 f"{family} ours native ({Path(small).name})")
             r["wasm_small"] = subprocess_json(
                 args.wasm.split() + ["--model", small] + shape, f"{family} ours wasm ({Path(small).name})")
-        results["families"][family] = r
         (out / "results.json").write_text(json.dumps(results, indent=2))
     report(results, out)
 
