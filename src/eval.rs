@@ -132,17 +132,27 @@ pub async fn predict(
     let mut done = 0;
     for chunk in order.chunks(setup.batch_size) {
         let sentences: Vec<&[u32]> = chunk.iter().map(|&i| ids[i].as_slice()).collect();
-        let batch = build_batch(&sentences, &setup.format, model.config());
-        let hidden = model.hidden_states(&batch.input, Some(prompt.clone()));
-        let scores = model.logits_at(hidden, &batch.predict_at, Some(&setup.label_ids));
-        let scores = read_f32(scores).await?;
-        for (row, &example) in chunk.iter().enumerate() {
-            predictions[example] = argmax(&scores[row * setup.label_ids.len()..(row + 1) * setup.label_ids.len()]);
+        for (&example, prediction) in chunk.iter().zip(predict_batch(model, prompt, setup, &sentences).await?) {
+            predictions[example] = prediction;
         }
         done += chunk.len();
         on_batch(done, examples.len());
     }
     Ok(predictions)
+}
+
+/// The predicted category of each of `sentences` (token ids), in one forward pass; only `[batch, 7]`
+/// scores are read back.
+pub async fn predict_batch(
+    model: &CausalLm,
+    prompt: &Tensor<2>,
+    setup: &EvalSetup,
+    sentences: &[&[u32]],
+) -> Result<Vec<usize>, EvalError> {
+    let batch = build_batch(sentences, &setup.format, model.config());
+    let hidden = model.hidden_states(&batch.input, Some(prompt.clone()));
+    let scores = read_f32(model.logits_at(hidden, &batch.predict_at, Some(&setup.label_ids))).await?;
+    Ok(scores.chunks(setup.label_ids.len()).map(argmax).collect())
 }
 
 /// Evaluates one language's test examples.

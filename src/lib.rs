@@ -4,6 +4,7 @@
 //! input embeddings. This library is the backend-agnostic core shared by the browser app (`app`, wasm
 //! only) and the native CLI (`src/bin/polyprompt.rs`): the same code runs on WebGPU, wasm CPU and native.
 pub mod backend;
+pub mod bench;
 pub mod eval;
 pub mod hub;
 pub mod languages;

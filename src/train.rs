@@ -510,6 +510,9 @@ impl Trainer {
     pub fn train_examples(&self) -> usize {
         self.train.len()
     }
+    pub fn validation_examples(&self) -> usize {
+        self.validation.len()
+    }
 
     fn epochs(&self) -> usize {
         self.total_steps().div_ceil(self.steps_per_epoch)

@@ -1,4 +1,4 @@
-//! The native command line over polyprompt's core: train, evaluate, sweep, inspect.
+//! The native command line over polyprompt's core: train, evaluate, sweep, inspect, bench.
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -6,6 +6,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use polyprompt::backend::{self, Preference};
+use polyprompt::bench::{self, BenchShape, CountingAlloc};
 use polyprompt::eval::{self, EvalSetup, LanguageResult};
 use polyprompt::languages::{self, LANGUAGES, Language};
 use polyprompt::model::{CausalLm, ModelConfig, WeightDtype};
@@ -25,6 +26,10 @@ const ADAPTER_CONFIG: &str = "adapter_config.json";
 const CHECKPOINT: &str = "checkpoint.safetensors";
 /// Losses are read back from the device every this many steps.
 const READBACK_EVERY: usize = 4;
+
+/// Counts live heap bytes for `bench`'s peak-memory figures (two relaxed atomics per allocation).
+#[global_allocator]
+static ALLOC: CountingAlloc<std::alloc::System> = CountingAlloc::new(std::alloc::System);
 
 #[derive(Parser)]
 #[command(name = "polyprompt", version, about = "Soft prompt tuning for cross-lingual transfer (XGLM, BLOOM)")]
@@ -49,6 +54,8 @@ enum Command {
     /// Rewrite a model's weights as f16 or int8 (a self-describing model.safetensors, with config.json and
     /// tokenizer.json copied) that `train`, `eval` and the browser app load directly.
     Convert(ConvertArgs),
+    /// Time training steps and evaluation at fixed shapes, or one epoch of the paper's recipe; prints JSON.
+    Bench(BenchArgs),
 }
 
 #[derive(Args)]
@@ -81,6 +88,44 @@ impl From<DtypeArg> for WeightDtype {
             DtypeArg::Int8 => WeightDtype::Int8,
         }
     }
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// What to time, comma-separated: step, eval (fixed shapes), epoch (the paper's recipe on SIB-200).
+    #[arg(long, value_delimiter = ',', default_values = ["step", "eval"])]
+    what: Vec<BenchWhat>,
+    #[arg(long, default_value_t = BenchShape::ISSUE.batch)]
+    batch: usize,
+    /// Tokens per row, prompt slots and EOS included.
+    #[arg(long, default_value_t = BenchShape::ISSUE.seq)]
+    seq: usize,
+    #[arg(long, default_value_t = BenchShape::ISSUE.prompt_len)]
+    prompt_len: usize,
+    /// Untimed runs before the timed ones.
+    #[arg(long, default_value_t = 1)]
+    warmup: usize,
+    /// Timed runs (the median is reported).
+    #[arg(long, default_value_t = 3)]
+    reps: usize,
+    /// Language whose test split the epoch workload evaluates.
+    #[arg(long, default_value = "swh_Latn")]
+    language: String,
+    /// Sentences per forward pass in the epoch workload's evaluation (the CLI's default).
+    #[arg(long, default_value_t = 32)]
+    eval_batch: usize,
+    /// Write the JSON here instead of standard output.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, PartialEq, ValueEnum)]
+enum BenchWhat {
+    Step,
+    Eval,
+    Epoch,
 }
 
 #[derive(Args)]
@@ -249,6 +294,7 @@ fn main() -> Result<()> {
         Command::Sweep(args) => sweep(args),
         Command::Inspect { model } => inspect(&model),
         Command::Convert(args) => convert(args),
+        Command::Bench(args) => run_bench(args),
     }
 }
 
@@ -613,4 +659,60 @@ fn convert(args: ConvertArgs) -> Result<()> {
 
 fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+fn run_bench(args: BenchArgs) -> Result<()> {
+    let loaded = load(&args.model, None)?;
+    let (model, tokenizer) = (&loaded.model, &loaded.tokenizer);
+    let model_heap_bytes = ALLOC.live();
+    let load_peak_heap_bytes = ALLOC.peak();
+    // From here the peak is the workload's own (the model stays live, loading transients are gone).
+    ALLOC.reset_peak();
+    let shape = BenchShape { batch: args.batch, seq: args.seq, prompt_len: args.prompt_len };
+    let mut report = serde_json::json!({
+        "model": args.model.model.display().to_string(),
+        "family": model.config().family.name(),
+        "device": "CPU (flex), native",
+        "threads": std::thread::available_parallelism().map_or(1, |n| n.get()),
+        "shape": shape,
+    });
+    if args.what.contains(&BenchWhat::Step) {
+        eprintln!("timing training steps ({} + {} runs)", args.warmup, args.reps);
+        report["step"] = serde_json::to_value(pollster::block_on(bench::time_steps(model, tokenizer, shape, args.warmup, args.reps))?)?;
+    }
+    if args.what.contains(&BenchWhat::Eval) {
+        eprintln!("timing evaluation passes ({} + {} runs)", args.warmup, args.reps);
+        report["eval"] = serde_json::to_value(pollster::block_on(bench::time_eval(model, tokenizer, shape, args.warmup, args.reps))?)?;
+    }
+    if args.what.contains(&BenchWhat::Epoch) {
+        let language = select_languages(std::slice::from_ref(&args.language))?[0];
+        let data = &args.model.data;
+        let train = sib200::read_split(data, "eng_Latn", Split::Train)?;
+        let dev = sib200::read_split(data, "eng_Latn", Split::Dev)?;
+        let test = sib200::read_split(data, language.code, Split::Test)?;
+        eprintln!("one epoch of the paper's recipe, then {} ({} sentences)", language.name, test.len());
+        let epoch = bench::epoch(model, tokenizer, &train, &dev, &language, &test, args.eval_batch);
+        report["epoch"] = serde_json::to_value(pollster::block_on(epoch)?)?;
+    }
+    report["memory"] = serde_json::json!({
+        // Whole process, what the kernel counts (ru_maxrss on the PyTorch side): used for mem_ratio.
+        "peak_rss_bytes": peak_rss_bytes(),
+        // Heap bytes counted by the allocator: after loading, the loading peak, the workload's peak.
+        "model_heap_bytes": model_heap_bytes,
+        "load_peak_heap_bytes": load_peak_heap_bytes,
+        "workload_peak_heap_bytes": ALLOC.peak(),
+    });
+    let text = serde_json::to_string_pretty(&report)?;
+    match &args.out {
+        Some(path) => std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?,
+        None => println!("{text}"),
+    }
+    Ok(())
+}
+
+/// VmHWM from /proc/self/status: the process's peak resident set, in bytes (None off Linux).
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse::<u64>().ok().map(|kib| kib * 1024)
 }
