@@ -121,7 +121,9 @@ impl Matrix {
                 TensorData::quantized(values[range].to_vec(), shape, int8_scheme(), &scales[blocks], None)
             }
         };
-        Tensor::from_data(data, device)
+        // In the data's own dtype: by default burn converts to the device's float dtype (f32).
+        let dtype = data.dtype();
+        Tensor::from_data(data, (device, dtype))
     }
 }
 
@@ -164,6 +166,20 @@ mod tests {
         assert!(stored.to_f32().iter().all(|&x| x == 0.0));
         let f16 = Matrix::quantize(vec![1.0 + 1.0 / 4096.0, -3.0], 2, WeightDtype::F16);
         assert_eq!(f16.to_f32(), vec![1.0, -3.0]);
+    }
+
+    #[test]
+    fn device_tensors_keep_the_storage_dtype() {
+        let device = Device::flex();
+        for dtype in [WeightDtype::F16, WeightDtype::Int8] {
+            let rows = Matrix::quantize(random(4 * 64, 3), 64, dtype).tensor(0..4, 64, &device);
+            match (dtype, rows.dtype()) {
+                (WeightDtype::F16, DType::F16) => {}
+                // The backend picks how it packs the values (flex: one i8 each).
+                (WeightDtype::Int8, DType::QFloat(scheme)) => assert_eq!(scheme.block_size(), int8_scheme().block_size()),
+                (_, other) => panic!("{dtype:?} stored as {other:?}"),
+            }
+        }
     }
 
     #[test]
