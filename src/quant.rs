@@ -117,8 +117,15 @@ impl Matrix {
             Matrix::F32(v) => TensorData::new(v[range].to_vec(), shape),
             Matrix::F16(v) => TensorData::new(v[range].to_vec(), shape),
             Matrix::Int8 { values, scales } => {
-                let blocks = range.start / BLOCK..range.end / BLOCK;
-                TensorData::quantized(values[range].to_vec(), shape, int8_scheme(), &scales[blocks], None)
+                let scales = &scales[range.start / BLOCK..range.end / BLOCK];
+                // burn's layout (`TensorData::quantized`): the values, then the scales' bytes. Written here
+                // into a buffer of the exact size because `quantized` appends the scales to the values'
+                // Vec, doubling its capacity, and burn-flex keeps that buffer as the tensor's storage:
+                // 2.1 instead of 1.25 bytes per weight on the CPU.
+                let mut bytes = Vec::with_capacity(range.len() + 4 * scales.len());
+                bytes.extend(values[range].iter().map(|&v| v as u8));
+                bytes.extend(scales.iter().flat_map(|s| s.to_ne_bytes()));
+                TensorData::from_bytes_vec(bytes, shape, DType::QFloat(int8_scheme()))
             }
         };
         // In the data's own dtype: by default burn converts to the device's float dtype (f32).

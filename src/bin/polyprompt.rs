@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use polyprompt::backend::{self, Preference};
+use polyprompt::backend::{self, BackendInfo, Preference};
 use polyprompt::bench::{self, BenchShape, CountingAlloc};
 use polyprompt::eval::{self, EvalSetup, LanguageResult};
 use polyprompt::languages::{self, LANGUAGES, Language};
@@ -303,6 +303,7 @@ struct Loaded {
     model: CausalLm,
     tokenizer: TextTokenizer,
     base_model: String,
+    backend: BackendInfo,
 }
 
 fn load(args: &ModelArgs, base_model: Option<String>) -> Result<Loaded> {
@@ -317,7 +318,7 @@ fn load(args: &ModelArgs, base_model: Option<String>) -> Result<Loaded> {
     let tokenizer = TextTokenizer::from_bytes(&bytes).with_context(|| format!("in {}", path.display()))?;
     tokenizer.check_against(model.config()).with_context(|| format!("{} does not fit the model", path.display()))?;
     let base_model = base_model.unwrap_or_else(|| hub_id(&args.model));
-    Ok(Loaded { model, tokenizer, base_model })
+    Ok(Loaded { model, tokenizer, base_model, backend: info })
 }
 
 /// config.json's `_name_or_path` (what transformers records), else the folder's name.
@@ -672,7 +673,7 @@ fn run_bench(args: BenchArgs) -> Result<()> {
     let mut report = serde_json::json!({
         "model": args.model.model.display().to_string(),
         "family": model.config().family.name(),
-        "device": "CPU (flex), native",
+        "device": loaded.backend.label(),
         "threads": std::thread::available_parallelism().map_or(1, |n| n.get()),
         "shape": shape,
     });
@@ -701,6 +702,10 @@ fn run_bench(args: BenchArgs) -> Result<()> {
         "model_heap_bytes": model_heap_bytes,
         "load_peak_heap_bytes": load_peak_heap_bytes,
         "workload_peak_heap_bytes": ALLOC.peak(),
+        // On the CPU backend the device is this same heap: the workload's peak less the host-side token
+        // table is what a training step needs of the device, at most.
+        "device_peak_bytes_at_most": matches!(loaded.backend, BackendInfo::Cpu { .. })
+            .then(|| ALLOC.peak() as u64 - model.config().size_estimate(model.weight_dtype()).host_bytes),
     });
     let text = serde_json::to_string_pretty(&report)?;
     match &args.out {
