@@ -29,11 +29,13 @@ fn fixed_shape_step_and_eval_report_medians_and_memory() {
         assert_eq!(report["step"]["samples_ms"].as_array().unwrap().len(), 2, "{report}");
         assert!(positive(&report["step"]["median_ms"]), "{report}");
         assert!(positive(&report["eval"]["sentences_per_second"]), "{report}");
-        for key in ["peak_rss_bytes", "model_heap_bytes", "workload_peak_heap_bytes"] {
+        for key in ["peak_rss_bytes", "model_heap_bytes", "workload_peak_heap_bytes", "device_peak_bytes_at_most"] {
             assert!(positive(&report["memory"][key]), "{key}: {report}");
         }
         // The model stays live during the workload, so the workload's peak is above it.
         assert!(report["memory"]["workload_peak_heap_bytes"].as_f64() > report["memory"]["model_heap_bytes"].as_f64());
+        // On the CPU the device's share is the peak less the host-side token table.
+        assert!(report["memory"]["device_peak_bytes_at_most"].as_f64() < report["memory"]["workload_peak_heap_bytes"].as_f64());
     }
 }
 
