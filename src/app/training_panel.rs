@@ -201,7 +201,7 @@ async fn drive(
             TrainEvent::Validation { record, .. } => run.validations.update(|v| v.push(record)),
         })
         .await;
-    match fresh.prompt_file(&session.name()).await {
+    match fresh.prompt_file(&session.name).await {
         Ok(file) => on_prompt.run(file),
         Err(error) => web_sys::console::error_1(&format!("the prompt could not be read back: {error}").into()),
     }
