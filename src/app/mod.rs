@@ -7,6 +7,7 @@ mod evaluation_panel;
 mod format;
 mod loss_chart;
 mod model_picker;
+mod paper_study;
 mod prompt_actions;
 mod results;
 mod save;
