@@ -21,10 +21,7 @@ test('the app runs under its Content-Security-Policy, which blocks injected scri
     assert.match(policy, /connect-src 'self' https:\/\/huggingface\.co /);
 
     // The app mounts and its engine check (a real training step) passes: the wasm compiled and ran.
-    await page.waitForFunction(
-      () => document.querySelector('[data-testid=engine-check]')?.dataset.status !== 'running',
-      null, { timeout: 200_000 });
-    assert.equal(await page.getByTestId('engine-check').getAttribute('data-status'), 'passed');
+    await page.locator('[data-testid=engine-check][data-status=passed]').waitFor({ timeout: 200_000 });
     assert.deepEqual(cspViolations(browser.log), []);
 
     const blocked = await page.evaluate(async () => {
