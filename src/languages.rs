@@ -108,6 +108,21 @@ pub fn by_code(code: &str) -> Option<&'static Language> {
     LANGUAGES.iter().find(|l| l.code == code)
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0} is not one of the 52 evaluation languages (FLORES-200 codes such as swh_Latn; or \"all\")")]
+pub struct UnknownLanguage(pub String);
+
+/// The requested languages: "all" (the paper's 52) or codes among them, in the order given.
+pub fn select(codes: &[impl AsRef<str>]) -> Result<Vec<Language>, UnknownLanguage> {
+    if codes.iter().any(|c| c.as_ref() == "all") {
+        return Ok(LANGUAGES.to_vec());
+    }
+    codes
+        .iter()
+        .map(|code| by_code(code.as_ref()).copied().ok_or_else(|| UnknownLanguage(code.as_ref().to_string())))
+        .collect()
+}
+
 /// Languages grouped by `key` (family, script, …), groups in order of first appearance.
 pub fn grouped_by(key: impl Fn(&Language) -> &'static str) -> Vec<(&'static str, Vec<&'static Language>)> {
     let mut groups: Vec<(&'static str, Vec<&'static Language>)> = Vec::new();
@@ -122,6 +137,14 @@ pub fn grouped_by(key: impl Fn(&Language) -> &'static str) -> Vec<(&'static str,
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn select_takes_all_or_known_codes() {
+        assert_eq!(select(&["all"]).unwrap().len(), 52);
+        let picked: Vec<&str> = select(&["swh_Latn", "eng_Latn"]).unwrap().iter().map(|l| l.code).collect();
+        assert_eq!(picked, ["swh_Latn", "eng_Latn"]);
+        assert_eq!(select(&["eng_Latn", "xx_Yyyy"]), Err(UnknownLanguage("xx_Yyyy".into())));
+    }
+
     use super::*;
 
     #[test]

@@ -13,6 +13,7 @@ pub mod prompt;
 pub mod prompt_file;
 pub mod quant;
 pub mod sib200;
+pub mod share;
 pub mod study;
 pub mod task;
 pub mod tokenize;

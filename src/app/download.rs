@@ -70,6 +70,20 @@ pub async fn fetch_cached(url: &str, on_progress: &dyn Fn(Progress)) -> Result<V
     read_body(url, response, on_progress).await
 }
 
+/// Reads a file the user picked, through the same stream reader as downloads (progress, no second copy).
+pub async fn read_file(file: &web_sys::File, on_progress: &dyn Fn(Progress)) -> Result<Vec<u8>, DownloadError> {
+    let name = file.name();
+    let failed = |e: JsValue| DownloadError::Interrupted { url: name.clone(), received: 0, detail: js_message(&e) };
+    // A Response over the file streams it; its length header gives the progress bar its total.
+    let init = web_sys::ResponseInit::new();
+    let headers = web_sys::Headers::new().map_err(failed)?;
+    headers.set("content-length", &file.size().to_string()).map_err(failed)?;
+    init.set_headers(&headers);
+    let blob: &web_sys::Blob = file;
+    let response = Response::new_with_opt_blob_and_init(Some(blob), &init).map_err(failed)?;
+    read_body(&name, response, on_progress).await
+}
+
 async fn open_cache() -> Option<Cache> {
     let caches = web_sys::window()?.caches().ok()?;
     JsFuture::from(caches.open(CACHE_NAME)).await.ok().map(JsCast::unchecked_into)

@@ -7,7 +7,7 @@ use super::data::fetch_split;
 use super::results::{AccuracyChart, ResultsTable, ShareScatter};
 use super::session::Session;
 use crate::eval::{self, EvalSetup, LanguageResult};
-use crate::languages::LANGUAGES;
+use crate::languages::{LANGUAGES, Language};
 use crate::prompt_file::PromptFile;
 use crate::sib200::{Shots, Split, balanced_sample};
 
@@ -16,7 +16,7 @@ const EVAL_BATCH: usize = 32;
 /// The quick preview's test sentences per topic (of at least 17): 28 of a language's 204, balanced (the
 /// test files are sorted by topic, so their first lines would all be one topic). For classroom demos on
 /// slow devices.
-const QUICK_PER_TOPIC: usize = 4;
+pub const QUICK_PER_TOPIC: usize = 4;
 
 #[component]
 pub fn EvaluationPanel(
@@ -76,11 +76,27 @@ async fn evaluate_all(
     results: RwSignal<Vec<LanguageResult>>,
     status: RwSignal<String>,
 ) -> Result<(), String> {
+    evaluate_languages(session, file, &LANGUAGES, sample, |s| status.set(s), |r| results.update(|all| all.push(r))).await?;
+    let mean = results.with(|r| eval::mean_accuracy(r));
+    status.set(format!("Done: mean accuracy {:.1}% over {} languages (chance 14.3%).", 100.0 * mean, LANGUAGES.len()));
+    Ok(())
+}
+
+/// Evaluates `file` on `languages` one by one (`sample`: all test sentences, or a balanced few per topic),
+/// saying which language is under way and handing each result on as it comes.
+pub async fn evaluate_languages(
+    session: &Session,
+    file: &PromptFile,
+    languages: &[Language],
+    sample: Shots,
+    status: impl Fn(String),
+    mut on_result: impl FnMut(LanguageResult),
+) -> Result<(), String> {
     let model = &session.model;
     let prompt = file.tensor(model.device());
     let setup = EvalSetup::for_prompt(file, &session.tokenizer, EVAL_BATCH).map_err(|e| e.to_string())?;
-    for (i, language) in LANGUAGES.iter().enumerate() {
-        status.set(format!("Evaluating {} ({} of {})…", language.name, i + 1, LANGUAGES.len()));
+    for (i, language) in languages.iter().enumerate() {
+        status(format!("Evaluating {} ({} of {})…", language.name, i + 1, languages.len()));
         let mut examples = fetch_split(language.code, Split::Test).await?;
         if sample != Shots::All {
             examples = balanced_sample(&examples, sample, 0);
@@ -88,9 +104,7 @@ async fn evaluate_all(
         let result = eval::evaluate(model, &session.tokenizer, &prompt, &setup, language, &examples, |_, _| {})
             .await
             .map_err(|e| format!("{}: {e}", language.name))?;
-        results.update(|r| r.push(result));
+        on_result(result);
     }
-    let mean = results.with(|r| eval::mean_accuracy(r));
-    status.set(format!("Done: mean accuracy {:.1}% over {} languages (chance 14.3%).", 100.0 * mean, LANGUAGES.len()));
     Ok(())
 }

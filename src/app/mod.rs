@@ -7,11 +7,13 @@ mod evaluation_panel;
 mod format;
 mod loss_chart;
 mod model_picker;
+mod paper_study;
 mod prompt_actions;
 mod results;
 mod save;
 mod saved_runs;
 mod session;
+mod shared_link;
 mod training_panel;
 
 use leptos::prelude::*;
@@ -22,6 +24,7 @@ use burn::tensor::Device;
 use crate::backend::{self, BackendInfo, EngineCheck, Preference};
 use crate::eval::LanguageResult;
 use crate::prompt_file::PromptFile;
+use crate::share::SharedLink;
 use backend_badge::BackendBadge;
 use engine_check::EngineCheckPanel;
 use evaluation_panel::EvaluationPanel;
@@ -29,6 +32,7 @@ use model_picker::{ModelFiles, ModelPicker, ModelSummary};
 use prompt_actions::PromptActions;
 use saved_runs::{SavedRun, SavedRuns};
 use session::Session;
+use shared_link::SharedLinkNotice;
 use training_panel::TrainingPanel;
 
 /// Where the app's compute device stands.
@@ -45,7 +49,11 @@ pub fn App() -> impl IntoView {
     let model_files = RwSignal::new(None::<ModelFiles>);
     let session = RwSignal::new_local(None::<Session>);
     let load_error = RwSignal::new(None::<String>);
-    let (prompt, shared_notice) = prompt_from_link();
+    let link = shared_link::read_page_link();
+    let prompt = match &link {
+        Some(Ok(SharedLink::Prompt(file))) => Some(file.clone()),
+        _ => None,
+    };
     let shared_model = prompt.as_ref().map(|p| p.metadata.base_model.clone());
     let prompt = RwSignal::new(prompt);
     let results = RwSignal::new(Vec::<LanguageResult>::new());
@@ -99,9 +107,7 @@ pub fn App() -> impl IntoView {
             </div>
             <BackendBadge state=device_state />
         </header>
-        {shared_notice.map(|notice| view! {
-            <p class="notice" data-testid="shared-notice" role="status">{notice}</p>
-        })}
+        <SharedLinkNotice link runs on_prompt on_open />
         <main data-testid="app-main">
             <div class="column">
                 <ModelPicker initial=shared_model on_ready=Callback::new(move |files| model_files.set(Some(files))) />
@@ -109,7 +115,7 @@ pub fn App() -> impl IntoView {
                 <p data-testid="model-loaded" data-loaded=move || session.with(Option::is_some).to_string()
                     class:error=move || load_error.with(Option::is_some) role="status">
                     {move || match (session.get(), load_error.get()) {
-                        (Some(s), _) => format!("{} is loaded and frozen.", s.name()),
+                        (Some(s), _) => format!("{} is loaded and frozen.", s.name),
                         (None, Some(error)) => format!("The model could not be loaded: {error}"),
                         (None, None) => String::new(),
                     }}
@@ -126,24 +132,5 @@ pub fn App() -> impl IntoView {
                 <EvaluationPanel session prompt results />
             </div>
         </main>
-    }
-}
-
-/// A prompt carried by the page's share link (`#pp1.…`), and what to tell the user about it. Nothing is
-/// fetched for it: the prompt is in the link itself.
-fn prompt_from_link() -> (Option<PromptFile>, Option<String>) {
-    let hash = web_sys::window().and_then(|w| w.location().hash().ok()).unwrap_or_default();
-    if hash.len() <= 1 {
-        return (None, None);
-    }
-    match PromptFile::from_share_fragment(&hash) {
-        Ok(file) => {
-            let notice = format!(
-                "Opened a shared prompt: {} vectors for {}. Load that model (step 1), then evaluate it (step 4).",
-                file.length, file.metadata.base_model
-            );
-            (Some(file), Some(notice))
-        }
-        Err(error) => (None, Some(format!("This page's link does not hold a usable prompt: {error}"))),
     }
 }

@@ -1,11 +1,12 @@
-//! Step 1: choose a model (a preset, a hub id or URL) and download its files with progress.
+//! Step 1: choose a model (a preset, a hub id or URL) and download its files with progress, or pick its
+//! files on this computer.
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use super::download::{self, DownloadError, Progress};
 use super::format;
 use crate::hub::{CONFIG_FILE, HubRepo, PRESETS, TOKENIZER_FILE};
-use crate::model::{ModelConfig, WeightDtype};
+use crate::model::{ModelConfig, WeightDtype, recorded_name};
 
 /// One file's download, for its progress row.
 #[derive(Clone, Debug, PartialEq)]
@@ -15,10 +16,13 @@ struct FileRow {
     done: bool,
 }
 
-/// The downloaded files of a model, ready to be loaded.
+/// A model's files, downloaded or picked, ready to be loaded.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ModelFiles {
-    pub repo: HubRepo,
+    /// The hub id prompt files record as their base model.
+    pub name: String,
+    /// Where the files came from, for headings and messages.
+    pub source: String,
     pub config: Vec<u8>,
     pub tokenizer: Vec<u8>,
     pub weights_name: String,
@@ -51,7 +55,7 @@ pub fn ModelPicker(
             match download_model(repo, rows, dtype.get_untracked()).await {
                 Ok(files) => {
                     let total = files.config.len() + files.tokenizer.len() + files.weights.len();
-                    status.set(format!("Ready: {} ({})", files.repo, format::bytes(total as u64)));
+                    status.set(format!("Ready: {} ({})", files.source, format::bytes(total as u64)));
                     on_ready.run(files);
                 }
                 Err(e) => status.set(e.to_string()),
@@ -101,6 +105,7 @@ pub fn ModelPicker(
             </fieldset>
             <button type="button" data-testid="model-download" disabled=move || busy.get()
                 on:click=move |_| start()>"Download"</button>
+            <LocalModelFiles rows status busy dtype on_ready />
             <ul class="downloads">
                 {move || rows.get().into_iter().map(|row| view! { <DownloadRow row /> }).collect_view()}
             </ul>
@@ -114,10 +119,7 @@ pub fn ModelPicker(
 pub fn ModelSummary(files: RwSignal<Option<ModelFiles>>) -> impl IntoView {
     move || {
         files.get().map(|files| {
-            let description = match std::str::from_utf8(&files.config)
-                .map_err(|e| e.to_string())
-                .and_then(|text| ModelConfig::from_json(text).map_err(|e| e.to_string()))
-            {
+            let description = match parse_config(&files.config) {
                 Ok(config) => format!(
                     "{} · hidden {} · {} layers · vocabulary {} · weights {} ({}) · stored as {} · {}",
                     config.family.name(),
@@ -133,12 +135,18 @@ pub fn ModelSummary(files: RwSignal<Option<ModelFiles>>) -> impl IntoView {
             };
             view! {
                 <section class="card" data-testid="model-summary">
-                    <h2>{files.repo.to_string()}</h2>
+                    <h2>{files.source.clone()}</h2>
                     <p>{description}</p>
                 </section>
             }
         })
     }
+}
+
+/// A `config.json`'s bytes as a model configuration, or why not.
+pub fn parse_config(bytes: &[u8]) -> Result<ModelConfig, String> {
+    let text = std::str::from_utf8(bytes).map_err(|e| e.to_string())?;
+    ModelConfig::from_json(text).map_err(|e| e.to_string())
 }
 
 /// "weights in memory: int8 632 MB · f16 1.12 GB · f32 2.24 GB": the model on the compute device
@@ -196,7 +204,8 @@ async fn download_model(
         }
         other => ("model.safetensors", other?),
     };
-    Ok(ModelFiles { repo, config, tokenizer, weights_name: weights_name.into(), weights, dtype })
+    let (name, source) = (repo.id.clone(), repo.to_string());
+    Ok(ModelFiles { name, source, config, tokenizer, weights_name: weights_name.into(), weights, dtype })
 }
 
 async fn fetch_row(repo: &HubRepo, name: &str, rows: RwSignal<Vec<FileRow>>) -> Result<Vec<u8>, DownloadError> {
@@ -208,4 +217,165 @@ async fn fetch_row(repo: &HubRepo, name: &str, rows: RwSignal<Vec<FileRow>>) -> 
     .await?;
     rows.update(|r| r[index].done = true);
     Ok(bytes)
+}
+
+/// The roles of a model's files, by the names the hub gives them.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum FileRole {
+    Config,
+    Tokenizer,
+    Weights,
+}
+
+impl FileRole {
+    fn of(name: &str) -> Option<FileRole> {
+        match name {
+            CONFIG_FILE => Some(FileRole::Config),
+            TOKENIZER_FILE => Some(FileRole::Tokenizer),
+            _ if name.ends_with(".safetensors") || name.ends_with(".bin") => Some(FileRole::Weights),
+            _ => None,
+        }
+    }
+}
+
+/// Files picked so far: they may come in one pick or several.
+#[derive(Default)]
+struct PickedFiles {
+    config: Option<Vec<u8>>,
+    tokenizer: Option<Vec<u8>>,
+    /// The file's name and bytes; a `.bin` is taken as `pytorch_model.bin` (the loader says what to do).
+    weights: Option<(String, Vec<u8>)>,
+}
+
+impl PickedFiles {
+    fn missing(&self) -> Vec<&'static str> {
+        let mut missing = Vec::new();
+        if self.config.is_none() {
+            missing.push(CONFIG_FILE);
+        }
+        if self.tokenizer.is_none() {
+            missing.push(TOKENIZER_FILE);
+        }
+        if self.weights.is_none() {
+            missing.push("model.safetensors");
+        }
+        missing
+    }
+}
+
+/// The same model files from this computer (a `huggingface-cli download` folder, or files the hub
+/// refuses to serve): picked with a file input or dropped, read with progress, loaded like downloads.
+#[component]
+fn LocalModelFiles(
+    rows: RwSignal<Vec<FileRow>>,
+    status: RwSignal<String>,
+    busy: RwSignal<bool>,
+    dtype: RwSignal<WeightDtype>,
+    on_ready: Callback<ModelFiles>,
+) -> impl IntoView {
+    let picked = StoredValue::new_local(PickedFiles::default());
+    let dragging = RwSignal::new(false);
+    let take = move |list: Option<web_sys::FileList>| {
+        let Some(list) = list else { return };
+        let files: Vec<web_sys::File> = (0..list.length()).filter_map(|i| list.get(i)).collect();
+        if files.is_empty() {
+            return;
+        }
+        busy.set(true);
+        spawn_local(async move {
+            match read_picked(files, picked, rows).await {
+                Ok(()) => status.set(complete_pick(picked, dtype.get_untracked(), on_ready)),
+                Err(error) => status.set(error),
+            }
+            busy.set(false);
+        });
+    };
+    view! {
+        <div class="drop-zone" class:dragging=move || dragging.get() data-testid="model-drop"
+            on:dragover=move |ev| { ev.prevent_default(); dragging.set(true); }
+            on:dragleave=move |_| dragging.set(false)
+            on:drop=move |ev| {
+                ev.prevent_default();
+                dragging.set(false);
+                take(ev.data_transfer().and_then(|t| t.files()));
+            }>
+            <span>"Or use files on this computer: drop config.json, tokenizer.json and model.safetensors here, or "</span>
+            <label class="file-button">
+                "pick them…"
+                <input type="file" data-testid="model-files" multiple accept=".json,.safetensors,.bin"
+                    disabled=move || busy.get()
+                    on:change=move |ev| {
+                        let input: web_sys::HtmlInputElement = event_target(&ev);
+                        take(input.files());
+                        // The same file picked again after a fix must fire `change` again.
+                        input.set_value("");
+                    } />
+            </label>
+        </div>
+    }
+}
+
+/// Reads the picked files into their slots, each with a progress row; a file that is none of the three
+/// is refused by name.
+async fn read_picked(
+    files: Vec<web_sys::File>,
+    picked: StoredValue<PickedFiles, LocalStorage>,
+    rows: RwSignal<Vec<FileRow>>,
+) -> Result<(), String> {
+    let roles = files
+        .iter()
+        .map(|file| {
+            FileRole::of(&file.name()).ok_or_else(|| {
+                format!(
+                    "{} is not a model file: pick {CONFIG_FILE}, {TOKENIZER_FILE} and model.safetensors",
+                    file.name()
+                )
+            })
+        })
+        .collect::<Result<Vec<FileRole>, String>>()?;
+    rows.set(Vec::new());
+    for (file, role) in files.iter().zip(roles) {
+        let index = rows.with_untracked(Vec::len);
+        rows.update(|r| r.push(FileRow { name: file.name(), progress: None, done: false }));
+        let bytes = download::read_file(file, &|p| rows.update(|r| r[index].progress = Some(p)))
+            .await
+            .map_err(|e| e.to_string())?;
+        rows.update(|r| r[index].done = true);
+        picked.update_value(|p| match role {
+            FileRole::Config => p.config = Some(bytes),
+            FileRole::Tokenizer => p.tokenizer = Some(bytes),
+            FileRole::Weights => {
+                let name = if file.name().ends_with(".bin") { "pytorch_model.bin" } else { "model.safetensors" };
+                p.weights = Some((name.to_string(), bytes));
+            }
+        });
+    }
+    Ok(())
+}
+
+/// Hands the files on once all three are there; says what is still missing otherwise, with the memory
+/// estimate as soon as config.json is in.
+fn complete_pick(picked: StoredValue<PickedFiles, LocalStorage>, dtype: WeightDtype, on_ready: Callback<ModelFiles>) -> String {
+    let missing = picked.with_value(PickedFiles::missing);
+    if !missing.is_empty() {
+        let estimate = picked.with_value(|p| {
+            p.config.as_deref().map(|bytes| match parse_config(bytes) {
+                Ok(config) => format!(" {}: {}.", config.family.name(), sizes_per_dtype(&config)),
+                Err(error) => format!(" {CONFIG_FILE} is unusable: {error}."),
+            })
+        });
+        return format!("Still missing: {}.{}", missing.join(", "), estimate.unwrap_or_default());
+    }
+    // Taken out, so a later pick starts afresh and the page holds one copy of the weights.
+    let Some(PickedFiles { config: Some(config), tokenizer: Some(tokenizer), weights: Some((weights_name, weights)) }) =
+        picked.try_update_value(std::mem::take)
+    else {
+        return "The picked files were lost: pick them again.".into();
+    };
+    let name = std::str::from_utf8(&config).ok().and_then(recorded_name).unwrap_or_else(|| "local-model".into());
+    let source = format!("{name} (files on this computer)");
+    let total = config.len() + tokenizer.len() + weights.len();
+    let status = format!("Ready: {source} ({})", format::bytes(total as u64));
+    on_ready.run(ModelFiles { name, source, config, tokenizer, weights_name, weights, dtype });
+    status
 }

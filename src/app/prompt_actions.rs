@@ -1,14 +1,26 @@
 //! The current prompt (trained here, imported, or opened from a link): what it is, download as our single
-//! file or PEFT's pair, import, and share by URL.
+//! file or PEFT's pair, import, and share by URL (the prompt in the link, or a link to its hosted file) and
+//! as a QR code.
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use super::save::save_file;
 use super::session::Session;
+use super::shared_link::{page_base, page_origin};
 use crate::prompt_file::PromptFile;
+use crate::share::{HostedPrompt, QrSvg};
 
-/// Fragments longer than this are not offered as links (chat apps and QR codes truncate them).
+/// Fragments longer than this are not offered as links (chat apps truncate them): such prompts are shared
+/// as a link to their hosted file.
 const MAX_LINK_CHARS: usize = 32_000;
+
+/// The current prompt's share link, or why there is none.
+#[derive(Clone, Debug, PartialEq)]
+enum ShareLink {
+    Ready(String),
+    /// No prompt; or one too long for a link, with no usable hosted-file address yet (and why, if refused).
+    Unavailable(Option<String>),
+}
 
 #[component]
 pub fn PromptActions(
@@ -16,18 +28,20 @@ pub fn PromptActions(
     session: RwSignal<Option<Session>, LocalStorage>,
 ) -> impl IntoView {
     let message = RwSignal::new(String::new());
-    let link = move || {
-        prompt.with(|p| {
-            p.as_ref().map(|file| {
-                let fragment = file.to_share_fragment();
-                let location = web_sys::window().map(|w| w.location());
-                let base = location
-                    .map(|l| format!("{}{}", l.origin().unwrap_or_default(), l.pathname().unwrap_or_default()))
-                    .unwrap_or_default();
-                (fragment.len() <= MAX_LINK_CHARS).then(|| format!("{base}#{fragment}"))
-            })
-        })
-    };
+    let hosted_url = RwSignal::new(String::new());
+    let fragment = Memo::new(move |_| prompt.with(|p| p.as_ref().map(PromptFile::to_share_fragment)));
+    let too_long = Memo::new(move |_| fragment.with(|f| f.as_ref().is_some_and(|f| f.len() > MAX_LINK_CHARS)));
+    let link = Memo::new(move |_| match fragment.get() {
+        None => ShareLink::Unavailable(None),
+        Some(fragment) if fragment.len() <= MAX_LINK_CHARS => ShareLink::Ready(format!("{}#{fragment}", page_base())),
+        Some(_) => match hosted_url.get().trim() {
+            "" => ShareLink::Unavailable(None),
+            url => match HostedPrompt::check(url, &page_origin()) {
+                Ok(hosted) => ShareLink::Ready(format!("{}#{}", page_base(), hosted.fragment())),
+                Err(error) => ShareLink::Unavailable(Some(error.to_string())),
+            },
+        },
+    });
     let file_stem = move || {
         prompt.with_untracked(|p| {
             p.as_ref().map_or_else(String::new, |f| {
@@ -63,7 +77,7 @@ pub fn PromptActions(
         });
     };
     let copy = move |_| {
-        if let (Some(Some(url)), Some(window)) = (link(), web_sys::window()) {
+        if let (ShareLink::Ready(url), Some(window)) = (link.get_untracked(), web_sys::window()) {
             let _ = window.navigator().clipboard().write_text(&url);
             message.set("Link copied.".into());
         }
@@ -97,22 +111,62 @@ pub fn PromptActions(
                     <input type="file" data-testid="prompt-import" accept=".safetensors,.json" multiple on:change=import />
                 </label>
             </div>
-            {move || link().map(|url| match url {
-                Some(url) => view! {
+            {move || too_long.get().then(|| view! {
+                <p class="muted" data-testid="share-link-too-long">
+                    "This prompt is too long to travel in a link. Put its file (download it above) on the Hugging \
+                     Face hub or GitHub and give the file's address: the link will point there, and whoever opens \
+                     it is asked before anything is fetched."
+                </p>
+                <label class="field">
+                    <span>"Address of the hosted prompt file"</span>
+                    <input type="url" data-testid="hosted-url" spellcheck="false"
+                        placeholder="https://huggingface.co/you/prompts/resolve/main/prompt.safetensors"
+                        prop:value=move || hosted_url.get() on:change=move |ev| hosted_url.set(event_target_value(&ev)) />
+                </label>
+            })}
+            {move || match link.get() {
+                ShareLink::Ready(url) => view! {
                     <label class="field">
-                        <span>"Share link (the prompt travels in the link itself)"</span>
+                        <span>{if too_long.get_untracked() {
+                            "Share link (it fetches the hosted file, after asking)"
+                        } else {
+                            "Share link (the prompt travels in the link itself)"
+                        }}</span>
                         <input type="text" readonly data-testid="share-link" prop:value=url.clone() />
                     </label>
                     <button type="button" data-testid="share-copy" on:click=copy>"Copy link"</button>
+                    <ShareQr link=url />
                 }.into_any(),
-                None => view! {
-                    <p class="muted" data-testid="share-link-too-long">
-                        "This prompt is too long for a link: share the prompt file instead."
-                    </p>
-                }.into_any(),
-            })}
+                ShareLink::Unavailable(Some(why)) => view! { <p class="error" data-testid="hosted-url-error">{why}</p> }.into_any(),
+                ShareLink::Unavailable(None) => ().into_any(),
+            }}
             <p data-testid="prompt-message" role="status">{move || message.get()}</p>
         </section>
+    }
+}
+
+/// The share link as a QR code, for a class to scan off a projector; a link longer than any QR code holds
+/// says so.
+#[component]
+fn ShareQr(link: String) -> impl IntoView {
+    match QrSvg::encode(&link) {
+        Some(qr) => {
+            let (side, view_box) = (qr.width + 8, qr.view_box());
+            view! {
+                <svg class="share-qr" data-testid="share-qr" data-modules=qr.width viewBox=view_box
+                    shape-rendering="crispEdges" role="img" aria-label="QR code of the share link">
+                    <rect x="-4" y="-4" width=side height=side fill="#fff" />
+                    <path d=qr.path fill="#000" />
+                </svg>
+            }
+            .into_any()
+        }
+        None => view! {
+            <p class="muted" data-testid="share-qr-too-long">
+                "This link is too long for a QR code (at most 2,953 characters): share the link itself."
+            </p>
+        }
+        .into_any(),
     }
 }
 

@@ -1,20 +1,20 @@
-//! The model in use: the downloaded files loaded onto the app's compute device, frozen.
+//! The model in use: its files (downloaded or picked) loaded onto the app's compute device, frozen.
 use std::rc::Rc;
 
 use burn::tensor::Device;
 
 use super::format;
-use super::model_picker::ModelFiles;
+use super::model_picker::{ModelFiles, parse_config};
 use crate::backend::BackendInfo;
-use crate::hub::HubRepo;
-use crate::model::{CausalLm, DEFAULT_MAX_CHUNK_BYTES, ModelConfig, WASM_MEMORY_BYTES};
+use crate::model::{CausalLm, DEFAULT_MAX_CHUNK_BYTES, WASM_MEMORY_BYTES};
 use crate::tokenize::TextTokenizer;
 use crate::weights::{self, LoadOptions, WeightsFile};
 
 /// A loaded model and its tokenizer; cheap to clone (shared).
 #[derive(Clone)]
 pub struct Session {
-    pub repo: HubRepo,
+    /// The hub id recorded in prompt files as their base model (PEFT's `base_model_name_or_path`).
+    pub name: String,
     pub model: Rc<CausalLm>,
     pub tokenizer: Rc<TextTokenizer>,
 }
@@ -23,10 +23,7 @@ impl Session {
     /// Parses and uploads the model as `files.dtype`; every failure says which file is at fault, and a
     /// model the page or the GPU cannot hold is refused before anything is allocated.
     pub fn load(files: &ModelFiles, device: &Device, backend: &BackendInfo) -> Result<Session, String> {
-        let config = std::str::from_utf8(&files.config)
-            .map_err(|e| e.to_string())
-            .and_then(|text| ModelConfig::from_json(text).map_err(|e| e.to_string()))
-            .map_err(|e| format!("config.json: {e}"))?;
+        let config = parse_config(&files.config).map_err(|e| format!("config.json: {e}"))?;
         let tokenizer = TextTokenizer::from_bytes(&files.tokenizer).map_err(|e| format!("tokenizer.json: {e}"))?;
         tokenizer.check_against(&config).map_err(|e| format!("tokenizer.json does not fit the model: {e}"))?;
         let file = match files.weights_name.as_str() {
@@ -38,7 +35,7 @@ impl Session {
             return Err(format!(
                 "{} as {} needs about {} of this page's memory, more than the 4.29 GB a browser page can \
                  use{}: choose int8",
-                files.repo,
+                files.source,
                 files.dtype.name(),
                 format::bytes(needed),
                 if backend.is_gpu() { "" } else { " (on the CPU fallback the model lives in page memory too)" },
@@ -51,7 +48,7 @@ impl Session {
                     return Err(format!(
                         "a layer of {} needs a {} GPU buffer, but this WebGPU adapter allows {}: use the CPU \
                          fallback or a smaller model",
-                        files.repo,
+                        files.source,
                         format::bytes(config.largest_layer_buffer()),
                         format::bytes(limit)
                     ));
@@ -62,11 +59,6 @@ impl Session {
         };
         let options = LoadOptions { max_chunk_bytes, dtype: Some(files.dtype) };
         let model = weights::load(&config, file, device, &options).map_err(|e| format!("{}: {e}", files.weights_name))?;
-        Ok(Session { repo: files.repo.clone(), model: Rc::new(model), tokenizer: Rc::new(tokenizer) })
-    }
-
-    /// The hub id recorded in prompt files as their base model (PEFT's `base_model_name_or_path`).
-    pub fn name(&self) -> String {
-        self.repo.id.clone()
+        Ok(Session { name: files.name.clone(), model: Rc::new(model), tokenizer: Rc::new(tokenizer) })
     }
 }

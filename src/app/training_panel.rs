@@ -8,6 +8,7 @@ use leptos::task::spawn_local;
 
 use super::data::fetch_split;
 use super::loss_chart::LossChart;
+use super::paper_study::PaperStudy;
 use super::session::Session;
 use crate::prompt::PromptInit;
 use crate::prompt_file::PromptFile;
@@ -15,7 +16,7 @@ use crate::sib200::{Shots, Split};
 use crate::train::{Progress, RunOutcome, TrainConfig, TrainControl, TrainEvent, Trainer, ValidationRecord};
 
 /// Losses are read back from the device every this many steps (one readback stalls the GPU queue).
-const READBACK_EVERY: usize = 4;
+pub const READBACK_EVERY: usize = 4;
 
 #[derive(Clone, Debug, PartialEq)]
 enum Phase {
@@ -152,6 +153,7 @@ pub fn TrainingPanel(
     };
 
     let running = move || matches!(run.phase.get(), Phase::Preparing | Phase::Running);
+    let study_running = RwSignal::new(false);
     view! {
         <section class="card training" aria-labelledby="training-title">
             <h2 id="training-title">"3 · Prompt & training"</h2>
@@ -163,6 +165,7 @@ pub fn TrainingPanel(
             <div class="actions">
                 <button type="button" class="primary" data-testid="train-start"
                     disabled=move || session.with(Option::is_none) || running() || run.phase.get() == Phase::Paused
+                        || study_running.get()
                     on:click=start>"Start training"</button>
                 <button type="button" data-testid="train-pause" disabled=move || run.phase.get() != Phase::Running
                     on:click=pause>"Pause"</button>
@@ -177,6 +180,8 @@ pub fn TrainingPanel(
             })}
             <RunStatus run />
             <LossChart losses=run.losses validations=run.validations />
+            <PaperStudy session settings=Callback::new(move |()| settings.config()) running=study_running
+                panel_busy=Signal::derive(move || running() || run.phase.get() == Phase::Paused) on_prompt />
         </section>
     }
 }
@@ -201,7 +206,7 @@ async fn drive(
             TrainEvent::Validation { record, .. } => run.validations.update(|v| v.push(record)),
         })
         .await;
-    match fresh.prompt_file(&session.name()).await {
+    match fresh.prompt_file(&session.name).await {
         Ok(file) => on_prompt.run(file),
         Err(error) => web_sys::console::error_1(&format!("the prompt could not be read back: {error}").into()),
     }

@@ -8,8 +8,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use polyprompt::backend::{self, BackendInfo, Preference};
 use polyprompt::bench::{self, BenchShape, CountingAlloc};
 use polyprompt::eval::{self, EvalSetup, LanguageResult};
-use polyprompt::languages::{self, LANGUAGES, Language};
-use polyprompt::model::{CausalLm, ModelConfig, WeightDtype};
+use polyprompt::languages::{self, Language};
+use polyprompt::model::{CausalLm, ModelConfig, WeightDtype, recorded_name};
 use polyprompt::prompt::PromptInit;
 use polyprompt::prompt_file::PromptFile;
 use polyprompt::sib200::{self, Shots, Split};
@@ -323,11 +323,7 @@ fn load(args: &ModelArgs, base_model: Option<String>) -> Result<Loaded> {
 
 /// config.json's `_name_or_path` (what transformers records), else the folder's name.
 fn hub_id(dir: &Path) -> String {
-    let recorded = std::fs::read_to_string(dir.join("config.json"))
-        .ok()
-        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
-        .and_then(|json| json["_name_or_path"].as_str().map(str::to_string))
-        .filter(|name| !name.is_empty());
+    let recorded = std::fs::read_to_string(dir.join("config.json")).ok().and_then(|text| recorded_name(&text));
     recorded.unwrap_or_else(|| {
         let name = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
         name.file_name().map_or_else(|| "local-model".into(), |n| n.to_string_lossy().into_owned())
@@ -363,21 +359,6 @@ fn recipe_config(recipe: &RecipeArgs, length: usize, reparam: bool) -> Result<Tr
     Ok(config)
 }
 
-/// The requested languages: "all" or codes among the paper's 52.
-fn select_languages(codes: &[String]) -> Result<Vec<Language>> {
-    if codes.iter().any(|c| c == "all") {
-        return Ok(LANGUAGES.to_vec());
-    }
-    codes
-        .iter()
-        .map(|code| {
-            languages::by_code(code).copied().with_context(|| {
-                format!("{code} is not one of the 52 evaluation languages (FLORES-200 codes such as swh_Latn; or \"all\")")
-            })
-        })
-        .collect()
-}
-
 fn bar(total: u64, template: &str) -> ProgressBar {
     let bar = ProgressBar::new(total);
     bar.set_style(ProgressStyle::with_template(template).expect("valid template").progress_chars("=> "));
@@ -388,7 +369,7 @@ fn train(args: TrainArgs) -> Result<()> {
     let loaded = load(&args.model, args.base_model.clone())?;
     let train_split = sib200::read_split(&args.model.data, "eng_Latn", Split::Train)?;
     let dev_split = sib200::read_split(&args.model.data, "eng_Latn", Split::Dev)?;
-    let evaluate_on = select_languages(&args.languages)?;
+    let evaluate_on = languages::select(&args.languages)?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
 
     let mut trainer = match &args.resume {
@@ -545,7 +526,7 @@ fn write_results(path: &Path, results: &[LanguageResult]) -> Result<()> {
 fn evaluate(args: EvalArgs) -> Result<()> {
     let file = read_prompt(&args.prompt)?;
     let loaded = load(&args.model, None)?;
-    let languages = select_languages(&args.languages)?;
+    let languages = languages::select(&args.languages)?;
     let results = evaluate_prompt(&loaded, &file, &args.model.data, &languages, args.batch)?;
     write_results(&args.out, &results)
 }
@@ -554,7 +535,7 @@ fn sweep(args: SweepArgs) -> Result<()> {
     let loaded = load(&args.model, args.base_model.clone())?;
     let train_split = sib200::read_split(&args.model.data, "eng_Latn", Split::Train)?;
     let dev_split = sib200::read_split(&args.model.data, "eng_Latn", Split::Dev)?;
-    let languages = select_languages(&args.languages)?;
+    let languages = languages::select(&args.languages)?;
     let reparam: Vec<Option<usize>> = [ReparamArg::Off, ReparamArg::On]
         .into_iter()
         .filter(|r| args.reparam.contains(r))
@@ -686,7 +667,7 @@ fn run_bench(args: BenchArgs) -> Result<()> {
         report["eval"] = serde_json::to_value(pollster::block_on(bench::time_eval(model, tokenizer, shape, args.warmup, args.reps))?)?;
     }
     if args.what.contains(&BenchWhat::Epoch) {
-        let language = select_languages(std::slice::from_ref(&args.language))?[0];
+        let language = languages::select(std::slice::from_ref(&args.language))?[0];
         let data = &args.model.data;
         let train = sib200::read_split(data, "eng_Latn", Split::Train)?;
         let dev = sib200::read_split(data, "eng_Latn", Split::Dev)?;

@@ -284,8 +284,23 @@ pub struct SizeEstimate {
     pub download_bytes: u64,
 }
 
+/// The hub id a checkpoint's `config.json` records (`_name_or_path`, which transformers writes), if any:
+/// what prompt files name as their base model when the files came from a folder rather than the hub.
+pub fn recorded_name(config_json: &str) -> Option<String> {
+    let json: serde_json::Value = serde_json::from_str(config_json).ok()?;
+    json["_name_or_path"].as_str().filter(|name| !name.is_empty()).map(str::to_string)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn recorded_name_is_the_configs_name_or_path() {
+        assert_eq!(recorded_name(r#"{"_name_or_path": "bigscience/bloom-560m"}"#).as_deref(), Some("bigscience/bloom-560m"));
+        assert_eq!(recorded_name(r#"{"_name_or_path": ""}"#), None);
+        assert_eq!(recorded_name(r#"{"model_type": "bloom"}"#), None);
+        assert_eq!(recorded_name("not json"), None);
+    }
+
     use super::*;
 
     const BLOOM_560M: &str = crate::hub::PRESETS[0].config_json;

@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { startServer, launch, shots } from './browser.mjs';
+import { startServer, launch, shots, cspViolations } from './browser.mjs';
 
 let server;
 before(async () => { server = await startServer(); });
@@ -33,6 +33,7 @@ for (const { name, webgpu, backend } of [
       const before = Number(await check.getAttribute('data-loss-before'));
       const after = Number(await check.getAttribute('data-loss-after'));
       assert.ok(after < before, `loss ${before} -> ${after}`);
+      assert.deepEqual(cspViolations(browser.log), [], 'the Content-Security-Policy blocked something');
       await page.screenshot({ path: path.join(shots, `app-${name}.png`), fullPage: true });
     } catch (error) {
       await browser.page.screenshot({ path: path.join(shots, `app-${name}-failure.png`) }).catch(() => {});

@@ -12,16 +12,17 @@ fs.mkdirSync(shots, { recursive: true });
 
 /**
  * Serves the built app (dist/), the dev SIB-200 copy, and the tiny fixture models laid out like the
- * Hugging Face hub (`/<owner>/<name>/resolve/main/<file>`) on a free port. `requests` lists every path
- * asked for, so tests can tell a download from a cache hit.
+ * Hugging Face hub (`/<owner>/<name>/resolve/main/<file>`) on a free port, plus any `mounts`
+ * (`/prefix/=folder`). `requests` lists every path asked for, so tests can tell a download from a cache hit.
  */
-export async function startServer() {
+export async function startServer({ mounts = [] } = {}) {
   const child = spawn('node', [
     path.join(repo, 'scripts/static-server.mjs'), '--log', '--port', '0',
     '--mount', `/=${path.join(repo, 'dist')}`,
     '--mount', `/data/sib200/=${path.join(repo, '../shared/data/sib200')}`,
     '--mount', `/polyprompt-test/tiny-bloom/resolve/main/=${path.join(repo, 'tests/fixtures/tiny-bloom')}`,
     '--mount', `/polyprompt-test/tiny-xglm/resolve/main/=${path.join(repo, 'tests/fixtures/tiny-xglm')}`,
+    ...mounts.flatMap((mount) => ['--mount', mount]),
   ], { stdio: ['ignore', 'pipe', 'inherit'] });
   const requests = [];
   const port = await new Promise((resolve, reject) => {
@@ -61,3 +62,31 @@ export async function launch({ webgpu }) {
   page.on('pageerror', (err) => log.push(`[pageerror] ${err.message}`));
   return { context, page, log, close: () => context.close() };
 }
+
+/**
+ * A polyprompt prompt file (PEFT's safetensors with our metadata) with `length` random vectors of size
+ * `hidden`, for tests that need a prompt without training one. `seed` varies the vectors.
+ */
+export function promptFile({ length, hidden = 64, baseModel = 'polyprompt-test/tiny-bloom', seed = 1 }) {
+  const metadata = {
+    schema_version: 1, family: 'bloom', base_model: baseModel, placement: 'suffix',
+    label_words: ['science', 'travel', 'government', 'play', 'health', 'fun', 'earth'],
+  };
+  const values = new Float32Array(length * hidden);
+  let state = seed;
+  for (let i = 0; i < values.length; i += 1) {
+    state = (state * 1103515245 + 12345) % 2 ** 31;
+    values[i] = state / 2 ** 31 - 0.5;
+  }
+  let header = JSON.stringify({
+    __metadata__: { polyprompt: JSON.stringify(metadata) },
+    prompt_embeddings: { dtype: 'F32', shape: [length, hidden], data_offsets: [0, values.byteLength] },
+  });
+  header += ' '.repeat((8 - (header.length % 8)) % 8);
+  const size = Buffer.alloc(8);
+  size.writeBigUInt64LE(BigInt(header.length));
+  return Buffer.concat([size, Buffer.from(header), Buffer.from(values.buffer)]);
+}
+
+/** Console messages that report a Content-Security-Policy violation. */
+export const cspViolations = (log) => log.filter((line) => /Content Security Policy/i.test(line));

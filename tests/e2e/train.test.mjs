@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { startServer, launch, shots } from './browser.mjs';
+import { startServer, launch, shots, cspViolations } from './browser.mjs';
 
 let server;
 before(async () => { server = await startServer(); });
@@ -95,6 +95,7 @@ test('train, evaluate 52 languages, download, import and share a prompt', { time
     assert.equal(await page.getByTestId('prompt-summary').getAttribute('data-fingerprint'), fingerprint);
     assert.equal(await page.getByTestId('result-row').count(), 52);
     await page.screenshot({ path: path.join(shots, 'reloaded-run.png'), fullPage: true });
+    assert.deepEqual(cspViolations(browser.log), [], 'the Content-Security-Policy blocked something');
   } catch (error) {
     await page.screenshot({ path: path.join(shots, 'train-failure.png'), fullPage: true }).catch(() => {});
     console.error(browser.log.join('\n'));
