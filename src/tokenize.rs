@@ -56,6 +56,10 @@ pub struct TextTokenizer {
 
 impl TextTokenizer {
     pub fn from_bytes(bytes: &[u8]) -> Result<TextTokenizer, TokenizeError> {
+        // tokenizers 0.22 panics (`expect("Helper")`) on any error inside the `decoder` section, invalid
+        // UTF-8 or broken JSON included: check both first, without building anything.
+        let text = std::str::from_utf8(bytes).map_err(|e| TokenizeError::Load(format!("not UTF-8 text: {e}")))?;
+        serde_json::from_str::<serde::de::IgnoredAny>(text).map_err(|e| TokenizeError::Load(e.to_string()))?;
         let inner = Tokenizer::from_bytes(bytes).map_err(|e| TokenizeError::Load(e.to_string()))?;
         Ok(TextTokenizer { inner })
     }
