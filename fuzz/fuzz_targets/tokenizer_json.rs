@@ -13,7 +13,7 @@ fuzz_target!(|data: &[u8]| {
     if tokenizer.check_against(&config).is_err() {
         return;
     }
-    let mut ids = tokenizer.label_tokens(config.family).map(|labels| labels.into_iter().flat_map(|l| l.ids).collect()).unwrap_or_default();
+    let mut ids: Vec<u32> = tokenizer.label_tokens(config.family).map(|labels| labels.into_iter().flat_map(|l| l.ids).collect()).unwrap_or_default();
     ids.extend(tokenizer.encode_with_special_tokens("Le « modèle » 3,5 km — 東京 ok.").unwrap_or_default());
     assert!(ids.iter().all(|&id| (id as usize) < config.vocab_size), "{ids:?} past vocab {}", config.vocab_size);
 });
