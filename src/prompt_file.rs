@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{Family, ModelConfig};
 use crate::task::Placement;
+use crate::weights::SafetensorsHeader;
 
 /// Bumped when the metadata or the share encoding changes incompatibly; old links keep decoding.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -20,9 +21,10 @@ const METADATA_KEY: &str = "polyprompt";
 /// Share links start with this, so other fragments are told apart and the version is visible.
 const SHARE_PREFIX: &str = "pp1.";
 
-/// Sanity limits checked before allocating anything from outside input.
+/// Sanity limits checked before allocating anything from outside input (a prompt's hidden size is a
+/// model's, bounded where config.json is read).
 pub const MAX_PROMPT_LEN: usize = 1024;
-pub const MAX_HIDDEN: usize = 16384;
+pub use crate::model::MAX_HIDDEN;
 pub const MAX_SHARE_CHARS: usize = 2 << 20;
 
 /// What a prompt was trained for and how, stored beside its vectors.
@@ -107,15 +109,15 @@ impl PromptFile {
 
     /// Reads our file. A plain PEFT `adapter_model.safetensors` has no metadata: use [`Self::from_peft`].
     pub fn from_safetensors(bytes: &[u8]) -> Result<PromptFile, PromptFileError> {
-        let (_, header) =
-            SafeTensors::read_metadata(bytes).map_err(|e| PromptFileError::NotSafetensors(e.to_string()))?;
+        let header = read_header(bytes)?;
         let json = header
+            .metadata
             .metadata()
             .as_ref()
             .and_then(|m| m.get(METADATA_KEY))
             .ok_or(PromptFileError::NoMetadata)?;
         let metadata = parse_metadata(json)?;
-        let (length, hidden, embeddings) = read_tensor(bytes)?;
+        let (length, hidden, embeddings) = read_tensor(bytes, &header)?;
         Ok(PromptFile { length, hidden, embeddings, metadata })
     }
 
@@ -138,7 +140,7 @@ impl PromptFile {
         }
         let base_model = config["base_model_name_or_path"].as_str().unwrap_or_default().to_string();
         let family = if base_model.to_lowercase().contains("xglm") { Family::Xglm } else { Family::Bloom };
-        let (length, hidden, embeddings) = read_tensor(safetensors)?;
+        let (length, hidden, embeddings) = read_tensor(safetensors, &read_header(safetensors)?)?;
         let metadata = PromptMetadata {
             schema_version: SCHEMA_VERSION,
             family,
@@ -289,18 +291,30 @@ fn check_shape(length: usize, hidden: usize) -> Result<(), PromptFileError> {
     Ok(())
 }
 
-fn read_tensor(bytes: &[u8]) -> Result<(usize, usize, Vec<f32>), PromptFileError> {
+fn read_header(bytes: &[u8]) -> Result<SafetensorsHeader, PromptFileError> {
+    SafetensorsHeader::read(bytes).map_err(|e| PromptFileError::NotSafetensors(e.to_string()))
+}
+
+/// The prompt tensor, its shape checked from the header before the file's size is.
+fn read_tensor(bytes: &[u8], header: &SafetensorsHeader) -> Result<(usize, usize, Vec<f32>), PromptFileError> {
+    let info = header.metadata.info(TENSOR_NAME).ok_or(PromptFileError::MissingTensor)?;
+    let [length, hidden] = info.shape[..] else {
+        return Err(PromptFileError::BadTensor(format!("shape {:?}", info.shape)));
+    };
+    if info.dtype != Dtype::F32 {
+        return Err(PromptFileError::BadTensor(format!("dtype {:?}", info.dtype)));
+    }
+    check_shape(length, hidden)?;
+    if header.data_bytes != header.held_bytes {
+        return Err(PromptFileError::NotSafetensors(format!(
+            "its header describes {} bytes of tensors but {} follow: the file was cut off or altered",
+            header.data_bytes, header.held_bytes
+        )));
+    }
     let tensors = SafeTensors::deserialize(bytes).map_err(|e| PromptFileError::NotSafetensors(e.to_string()))?;
     let view = tensors.tensor(TENSOR_NAME).map_err(|_| PromptFileError::MissingTensor)?;
-    let [length, hidden] = view.shape() else {
-        return Err(PromptFileError::BadTensor(format!("shape {:?}", view.shape())));
-    };
-    if view.dtype() != Dtype::F32 {
-        return Err(PromptFileError::BadTensor(format!("dtype {:?}", view.dtype())));
-    }
-    check_shape(*length, *hidden)?;
     let values = view.data().chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes"))).collect();
-    Ok((*length, *hidden, values))
+    Ok((length, hidden, values))
 }
 
 #[cfg(test)]
@@ -429,6 +443,33 @@ mod tests {
         deflate.write_all(&raw).unwrap();
         let link = format!("pp1.{}", URL_SAFE_NO_PAD.encode(deflate.finish().unwrap()));
         assert_eq!(PromptFile::from_share_fragment(&link), Err(PromptFileError::BadLength(1_000_000_000)));
+    }
+
+    /// A safetensors file from a header (JSON) and the bytes after it.
+    fn safetensors_with_header(header: &serde_json::Value, data: &[u8]) -> Vec<u8> {
+        let header = header.to_string();
+        [&(header.len() as u64).to_le_bytes()[..], header.as_bytes(), data].concat()
+    }
+
+    #[test]
+    fn a_prompt_file_claiming_absurd_sizes_is_refused_from_its_header() {
+        let metadata = serde_json::to_string(&sample(1, 64).metadata).unwrap();
+        let claiming = |shape: [u64; 2]| {
+            let bytes = shape[0] * shape[1] * 4;
+            let header = serde_json::json!({
+                "__metadata__": {METADATA_KEY: metadata},
+                TENSOR_NAME: {"dtype": "F32", "shape": shape, "data_offsets": [0, bytes]},
+            });
+            safetensors_with_header(&header, &[0; 16])
+        };
+        assert_eq!(PromptFile::from_safetensors(&claiming([1_000_000_000, 64])), Err(PromptFileError::BadLength(1_000_000_000)));
+        assert_eq!(PromptFile::from_safetensors(&claiming([4, 1 << 20])), Err(PromptFileError::BadHidden(1 << 20)));
+        // A sane shape whose data is missing is a cut-off file.
+        let err = PromptFile::from_safetensors(&claiming([4, 64])).unwrap_err();
+        assert!(err.to_string().contains("describes 1024 bytes of tensors but 16 follow"), "{err}");
+        // A header length of 1 TB is refused before anything is read.
+        let err = PromptFile::from_safetensors(&[&(1u64 << 40).to_le_bytes()[..], b"{}"].concat()).unwrap_err();
+        assert!(matches!(&err, PromptFileError::NotSafetensors(why) if why.contains("header of 1099511627776 bytes")), "{err}");
     }
 
     #[test]

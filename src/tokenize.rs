@@ -12,10 +12,10 @@ pub enum TokenizeError {
     #[error("encoding failed: {0}")]
     Encode(String),
     #[error(
-        "this tokenizer has {tokenizer} tokens but the model's vocabulary has {model}: the tokenizer belongs \
-         to another model — use the tokenizer.json from the same repository as the weights"
+        "this tokenizer has token ids up to {largest_id} but the model's vocabulary has {model} tokens: the \
+         tokenizer belongs to another model — use the tokenizer.json from the same repository as the weights"
     )]
-    VocabularyTooLarge { tokenizer: usize, model: usize },
+    VocabularyTooLarge { largest_id: usize, model: usize },
     #[error(
         "the tokenizer's {token} is id {tokenizer:?} but the model's config says {model}: the tokenizer \
          belongs to another model — use the tokenizer.json from the same repository as the weights"
@@ -56,6 +56,10 @@ pub struct TextTokenizer {
 
 impl TextTokenizer {
     pub fn from_bytes(bytes: &[u8]) -> Result<TextTokenizer, TokenizeError> {
+        // tokenizers 0.22 panics (`expect("Helper")`) on any error inside the `decoder` section, invalid
+        // UTF-8 or broken JSON included: check both first, without building anything.
+        let text = std::str::from_utf8(bytes).map_err(|e| TokenizeError::Load(format!("not UTF-8 text: {e}")))?;
+        serde_json::from_str::<serde::de::IgnoredAny>(text).map_err(|e| TokenizeError::Load(e.to_string()))?;
         let inner = Tokenizer::from_bytes(bytes).map_err(|e| TokenizeError::Load(e.to_string()))?;
         Ok(TextTokenizer { inner })
     }
@@ -84,11 +88,17 @@ impl TextTokenizer {
         self.inner.get_vocab_size(true)
     }
 
+    /// The largest id the tokenizer can produce. Not [`Self::vocab_size`] − 1: an added token may carry
+    /// any id, so a token count can fit the model while an id lies past its embedding table.
+    fn largest_id(&self) -> Option<usize> {
+        self.inner.get_vocab(true).into_values().max().map(|id| id as usize)
+    }
+
     /// The model's embedding can be larger than the tokenizer (BLOOM pads 250680 to 250880) but never
     /// smaller, and the special ids must agree: otherwise this tokenizer belongs to another model.
     pub fn check_against(&self, config: &ModelConfig) -> Result<(), TokenizeError> {
-        if self.vocab_size() > config.vocab_size {
-            return Err(TokenizeError::VocabularyTooLarge { tokenizer: self.vocab_size(), model: config.vocab_size });
+        if let Some(largest_id) = self.largest_id().filter(|&id| id >= config.vocab_size) {
+            return Err(TokenizeError::VocabularyTooLarge { largest_id, model: config.vocab_size });
         }
         for (token, model) in [("</s>", config.eos_token_id), ("<pad>", config.pad_token_id)] {
             let tokenizer = self.inner.token_to_id(token);
@@ -195,8 +205,23 @@ mod tests {
         let small = ModelConfig { vocab_size: 500, ..xglm.config.clone() };
         assert_eq!(
             xglm.tokenizer.check_against(&small),
-            Err(TokenizeError::VocabularyTooLarge { tokenizer: 1000, model: 500 })
+            Err(TokenizeError::VocabularyTooLarge { largest_id: 999, model: 500 })
         );
         assert!(matches!(TextTokenizer::from_bytes(b"{\"model\": 1}"), Err(TokenizeError::Load(_))));
+    }
+
+    #[test]
+    fn an_id_past_the_embedding_table_is_refused_even_when_the_token_count_fits() {
+        // Four tokens, so a count fits a 1000-token model, but "science" is id 5000.
+        let sparse = br#"{"version": "1.0", "truncation": null, "padding": null, "added_tokens": [],
+            "normalizer": null, "pre_tokenizer": {"type": "Whitespace"}, "post_processor": null, "decoder": null,
+            "model": {"type": "WordLevel", "vocab": {"<s>": 0, "<pad>": 1, "</s>": 2, "science": 5000},
+            "unk_token": "<pad>"}}"#;
+        let tokenizer = TextTokenizer::from_bytes(sparse).unwrap();
+        let config = fixture("tiny-xglm").config;
+        assert_eq!(
+            tokenizer.check_against(&config),
+            Err(TokenizeError::VocabularyTooLarge { largest_id: 5000, model: config.vocab_size })
+        );
     }
 }

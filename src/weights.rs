@@ -18,7 +18,7 @@ use burn::nn::{LayerNorm, LayerNormConfig};
 #[cfg(not(target_arch = "wasm32"))]
 use burn::store::pytorch_reader;
 use burn::tensor::{DType, Device, Tensor, TensorData};
-use safetensors::{Dtype, SafeTensorError, SafeTensors};
+use safetensors::{Dtype, SafeTensors};
 
 use crate::model::bloom::Bloom;
 use crate::model::embedding::HostEmbedding;
@@ -30,12 +30,65 @@ use crate::quant::{BLOCK, Matrix};
 /// Suffix of an int8 matrix's block scales.
 const SCALES: &str = ".scales";
 
+/// Largest safetensors header read: a checkpoint's lists its few hundred tensors in tens of kB (the
+/// safetensors crate itself would read and parse up to 100 MB).
+pub const MAX_HEADER_BYTES: u64 = 16 << 20;
+/// Largest checkpoint accepted: far above the models a prompt is tuned for here (bloom-7b1 in f32 is 28 GB).
+pub const MAX_CHECKPOINT_BYTES: u64 = 64 << 30;
+
+/// What a safetensors file's header claims, read and checked before any tensor is.
+pub(crate) struct SafetensorsHeader {
+    pub(crate) metadata: safetensors::tensor::Metadata,
+    /// Bytes of tensor data the header describes.
+    pub(crate) data_bytes: u64,
+    /// Bytes that follow the header in the file.
+    pub(crate) held_bytes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub(crate) enum HeaderError {
+    #[error("{0} bytes are too few for a safetensors header")]
+    TooShort(usize),
+    #[error("it declares a header of {0} bytes, over the {MAX_HEADER_BYTES}-byte limit")]
+    TooLong(u64),
+    #[error("its header is {header} bytes but only {held} follow")]
+    HeaderCut { header: u64, held: u64 },
+    #[error("its header is unreadable ({0})")]
+    Invalid(String),
+}
+
+impl SafetensorsHeader {
+    /// The header of `bytes`, its length checked against [`MAX_HEADER_BYTES`] before it is parsed; the
+    /// tensors' offsets and sizes are checked for consistency with each other, not yet with the file.
+    pub(crate) fn read(bytes: &[u8]) -> Result<SafetensorsHeader, HeaderError> {
+        let length = bytes.first_chunk::<8>().ok_or(HeaderError::TooShort(bytes.len()))?;
+        let header_bytes = u64::from_le_bytes(*length);
+        if header_bytes > MAX_HEADER_BYTES {
+            return Err(HeaderError::TooLong(header_bytes));
+        }
+        let rest = &bytes[8..];
+        let header = rest
+            .get(..header_bytes as usize)
+            .ok_or(HeaderError::HeaderCut { header: header_bytes, held: rest.len() as u64 })?;
+        let metadata: safetensors::tensor::Metadata =
+            serde_json::from_slice(header).map_err(|e| HeaderError::Invalid(e.to_string()))?;
+        // Offsets are contiguous from 0 (checked by the parse above), so the last end is the data size.
+        let data_bytes = metadata.tensors().values().map(|info| info.data_offsets.1 as u64).max().unwrap_or(0);
+        Ok(SafetensorsHeader { metadata, data_bytes, held_bytes: (rest.len() - header.len()) as u64 })
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum WeightsError {
     #[error("{file} is truncated ({detail}): the download was probably interrupted; download it again")]
     Truncated { file: &'static str, detail: String },
     #[error("{file} is not a readable checkpoint ({detail}): is it the right file?")]
     Corrupt { file: &'static str, detail: String },
+    #[error(
+        "{file} declares {what}, more than polyprompt accepts: the file is damaged or not a model checkpoint; \
+         download the model's own file again"
+    )]
+    Oversized { file: &'static str, what: String },
     #[error(
         "the weights are {checkpoint:?} weights but config.json describes a {config:?} model: \
          use the config.json from the same checkpoint"
@@ -271,14 +324,22 @@ impl<'a> Checkpoint<'a> {
 
     fn safetensors(bytes: &'a [u8]) -> Result<Self, WeightsError> {
         const FILE: &str = "model.safetensors";
-        let parsed = SafeTensors::deserialize(bytes).map_err(|e| match e {
-            SafeTensorError::HeaderTooSmall
-            | SafeTensorError::InvalidHeaderLength
-            | SafeTensorError::MetadataIncompleteBuffer => {
-                WeightsError::Truncated { file: FILE, detail: format!("{e} in {} bytes", bytes.len()) }
+        let header = SafetensorsHeader::read(bytes).map_err(|e| match e {
+            HeaderError::TooShort(_) | HeaderError::HeaderCut { .. } => WeightsError::Truncated { file: FILE, detail: e.to_string() },
+            HeaderError::TooLong(n) => {
+                WeightsError::Oversized { file: FILE, what: format!("a header of {n} bytes (the limit is {} MiB)", MAX_HEADER_BYTES >> 20) }
             }
-            other => WeightsError::Corrupt { file: FILE, detail: other.to_string() },
+            HeaderError::Invalid(_) => WeightsError::Corrupt { file: FILE, detail: e.to_string() },
         })?;
+        if header.data_bytes > MAX_CHECKPOINT_BYTES {
+            let what = format!("{:.1} GB of tensors (the limit is {} GiB)", header.data_bytes as f64 / 1e9, MAX_CHECKPOINT_BYTES >> 30);
+            return Err(WeightsError::Oversized { file: FILE, what });
+        }
+        if header.data_bytes > header.held_bytes {
+            let detail = format!("its header describes {} bytes of tensors but only {} follow", header.data_bytes, header.held_bytes);
+            return Err(WeightsError::Truncated { file: FILE, detail });
+        }
+        let parsed = SafeTensors::deserialize(bytes).map_err(|e| WeightsError::Corrupt { file: FILE, detail: e.to_string() })?;
         let entries = parsed
             .iter()
             .map(|(name, view)| {

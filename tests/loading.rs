@@ -192,3 +192,29 @@ fn a_transformer_prefixed_bloom_checkpoint_loads() {
     let b = load("bloom", WeightsFile::Safetensors(&serialize(&prefixed))).unwrap();
     assert_eq!(outputs(&a), outputs(&b));
 }
+
+/// A model.safetensors made of a header (JSON) and the bytes after it.
+fn with_header(header: &serde_json::Value, data: &[u8]) -> Vec<u8> {
+    let header = header.to_string();
+    [&(header.len() as u64).to_le_bytes()[..], header.as_bytes(), data].concat()
+}
+
+#[test]
+fn absurd_sizes_in_a_safetensors_header_are_refused_before_reading_tensors() {
+    let claiming = |bytes: u64| {
+        let header = serde_json::json!({
+            "model.embed_tokens.weight": {"dtype": "F32", "shape": [bytes / 4], "data_offsets": [0, bytes]},
+        });
+        with_header(&header, &[0; 64])
+    };
+    let err = load("xglm", WeightsFile::Safetensors(&claiming(100_000_000_000))).unwrap_err();
+    assert!(matches!(&err, WeightsError::Oversized { what, .. } if what.starts_with("100.0 GB of tensors")), "{err}");
+    assert!(err.to_string().contains("download the model's own file again"), "{err}");
+    // Within the limit but not in the file: cut off.
+    let err = load("xglm", WeightsFile::Safetensors(&claiming(1_000_000))).unwrap_err();
+    assert!(matches!(&err, WeightsError::Truncated { detail, .. } if detail.contains("describes 1000000 bytes of tensors but only 64 follow")), "{err}");
+    // A header length of 1 TB.
+    let huge_header = [&(1u64 << 40).to_le_bytes()[..], b"{}"].concat();
+    let err = load("xglm", WeightsFile::Safetensors(&huge_header)).unwrap_err();
+    assert!(matches!(&err, WeightsError::Oversized { what, .. } if what.starts_with("a header of 1099511627776 bytes")), "{err}");
+}

@@ -49,7 +49,21 @@ pub enum ConfigError {
     UnsupportedArchitecture(String),
     #[error("config.json has no usable `{field}` ({why}): is this file complete?")]
     Field { field: &'static str, why: String },
+    #[error(
+        "config.json's `{field}` is {value}, {why}: this is not the config of a model polyprompt can load — \
+         use the config.json from the model's own repository"
+    )]
+    OutOfRange { field: &'static str, value: String, why: String },
 }
+
+/// Sanity limits on config.json, checked before anything is sized from it: well above the models
+/// polyprompt targets (vocabularies of 250k, hidden size 1024, 24 layers) and any XGLM or BLOOM
+/// checkpoint, yet small enough that every size computed from them fits in a u64 and a 32-bit usize
+/// holds the hidden and vocabulary sizes.
+pub const MAX_VOCAB: usize = 1 << 22;
+pub const MAX_HIDDEN: usize = 1 << 14;
+pub const MAX_LAYERS: usize = 1024;
+pub const MAX_FFN: usize = 8 * MAX_HIDDEN;
 
 #[derive(Deserialize)]
 struct ModelType {
@@ -149,7 +163,8 @@ impl ModelConfig {
                     hidden: c.hidden_size,
                     layers: c.n_layer,
                     heads: c.n_head,
-                    ffn: 4 * c.hidden_size,
+                    // Saturating: an absurd hidden_size is reported by `validate`, not an overflow here.
+                    ffn: c.hidden_size.saturating_mul(4),
                     layer_norm_eps: c.layer_norm_epsilon,
                     // ALiBi needs no position table.
                     max_positions: 0,
@@ -165,12 +180,34 @@ impl ModelConfig {
     }
 
     fn validate(self) -> Result<ModelConfig, ConfigError> {
-        let bad = |field: &'static str, why: String| Err(ConfigError::Field { field, why });
-        if self.hidden == 0 || self.heads == 0 || !self.hidden.is_multiple_of(self.heads) {
-            return bad("heads", format!("hidden size {} is not divisible into {} heads", self.hidden, self.heads));
+        let xglm = self.family == Family::Xglm;
+        let out_of_range = |field: &'static str, value: String, why: String| {
+            Err(ConfigError::OutOfRange { field, value, why })
+        };
+        let bounded = [
+            ("vocab_size", self.vocab_size, MAX_VOCAB),
+            (if xglm { "d_model" } else { "hidden_size" }, self.hidden, MAX_HIDDEN),
+            (if xglm { "num_layers" } else { "n_layer" }, self.layers, MAX_LAYERS),
+            // BLOOM's feed-forward width is 4 × hidden_size, within bounds once hidden_size is.
+            ("ffn_dim", self.ffn, MAX_FFN),
+        ];
+        for (field, value, max) in bounded {
+            if !(1..=max).contains(&value) {
+                return out_of_range(field, value.to_string(), format!("outside 1..={max}"));
+            }
         }
-        if self.vocab_size == 0 || self.layers == 0 {
-            return bad("vocab_size", "the vocabulary and the layer count must be non-zero".into());
+        let heads = if xglm { "attention_heads" } else { "n_head" };
+        if self.heads == 0 || !self.hidden.is_multiple_of(self.heads) {
+            let why = format!("but hidden size {} is not divisible into {} heads", self.hidden, self.heads);
+            return out_of_range(heads, self.heads.to_string(), why);
+        }
+        for (field, id) in [("pad_token_id", self.pad_token_id), ("bos_token_id", self.bos_token_id), ("eos_token_id", self.eos_token_id)] {
+            if id as usize >= self.vocab_size {
+                return out_of_range(field, id.to_string(), format!("not below vocab_size {}", self.vocab_size));
+            }
+        }
+        if !(self.layer_norm_eps > 0.0 && self.layer_norm_eps < 1.0) {
+            return out_of_range("layer_norm_epsilon", self.layer_norm_eps.to_string(), "outside (0, 1)".into());
         }
         Ok(self)
     }
@@ -181,7 +218,7 @@ impl ModelConfig {
 
     /// Parameters of the token embedding (also the tied LM head).
     pub fn embedding_params(&self) -> u64 {
-        (self.vocab_size * self.hidden) as u64
+        self.vocab_size as u64 * self.hidden as u64
     }
 
     /// Parameters of everything else: the layers, and the LayerNorms outside them.
@@ -368,5 +405,27 @@ mod tests {
         assert!(matches!(err, ConfigError::Field { field: "n_layer", .. }), "{err}");
         let odd_heads = BLOOM_560M.replace("\"n_head\": 16", "\"n_head\": 15");
         assert!(ModelConfig::from_json(&odd_heads).unwrap_err().to_string().contains("15 heads"));
+    }
+
+    #[test]
+    fn absurd_sizes_are_refused_with_the_field_named() {
+        let refused = |json: String, field: &str| match ModelConfig::from_json(&json) {
+            Err(ConfigError::OutOfRange { field: f, .. }) if f == field => {}
+            other => panic!("{field}: {other:?}"),
+        };
+        refused(BLOOM_560M.replace("\"vocab_size\": 250880", "\"vocab_size\": 1000000000000"), "vocab_size");
+        refused(XGLM_564M.replace("\"d_model\": 1024", "\"d_model\": 18446744073709551615"), "d_model");
+        // BLOOM's feed-forward width is derived from hidden_size: no overflow on the way to the check.
+        refused(BLOOM_560M.replace("\"hidden_size\": 1024", "\"hidden_size\": 18446744073709551615"), "hidden_size");
+        refused(BLOOM_560M.replace("\"n_layer\": 24", "\"n_layer\": 0"), "n_layer");
+        refused(XGLM_564M.replace("\"ffn_dim\": 4096", "\"ffn_dim\": 0"), "ffn_dim");
+        refused(XGLM_564M.replace("\"attention_heads\": 16", "\"attention_heads\": 0"), "attention_heads");
+        refused(XGLM_564M.replace("\"attention_heads\": 16", "\"attention_heads\": 3"), "attention_heads");
+        refused(BLOOM_560M.replace("\"eos_token_id\": 2", "\"eos_token_id\": 250880"), "eos_token_id");
+        refused(BLOOM_560M.replace("\"layer_norm_epsilon\": 1e-05", "\"layer_norm_epsilon\": -1"), "layer_norm_epsilon");
+        let message = ModelConfig::from_json(&BLOOM_560M.replace("\"n_layer\": 24", "\"n_layer\": 0"))
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("`n_layer` is 0, outside 1..=1024") && message.contains("own repository"), "{message}");
     }
 }

@@ -9,7 +9,10 @@ pub mod xglm;
 use burn::tensor::activation::softmax;
 use burn::tensor::{Bool, Device, Tensor, TensorData};
 
-pub use config::{ConfigError, Family, ModelConfig, SizeEstimate, WASM_MEMORY_BYTES, WeightDtype, recorded_name};
+pub use config::{
+    ConfigError, Family, MAX_FFN, MAX_HIDDEN, MAX_LAYERS, MAX_VOCAB, ModelConfig, SizeEstimate, WASM_MEMORY_BYTES,
+    WeightDtype, recorded_name,
+};
 use embedding::HostEmbedding;
 pub use head::{DEFAULT_MAX_CHUNK_BYTES, TiedHead};
 

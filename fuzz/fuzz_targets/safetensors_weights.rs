@@ -1,0 +1,13 @@
+//! model.safetensors through our loader: the first byte picks the config (tiny XGLM or BLOOM), the rest
+//! is the file. Errors are fine; panics, overflows and huge allocations are not.
+#![no_main]
+use burn::tensor::Device;
+use libfuzzer_sys::fuzz_target;
+use polyprompt::weights::{self, LoadOptions, WeightsFile};
+use polyprompt_fuzz::fixture_config;
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&selector, file)) = data.split_first() else { return };
+    let config = fixture_config(selector);
+    let _ = weights::load(&config, WeightsFile::Safetensors(file), &Device::flex(), &LoadOptions::default());
+});

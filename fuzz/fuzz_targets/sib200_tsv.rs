@@ -1,0 +1,7 @@
+//! One SIB-200 split's TSV.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = polyprompt::sib200::parse_tsv(data, "fuzz.tsv");
+});
