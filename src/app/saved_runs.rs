@@ -10,9 +10,9 @@ use serde::{Deserialize, Serialize};
 use crate::eval::{LanguageResult, mean_accuracy};
 use crate::prompt_file::PromptFile;
 
+/// Runs stay until the user deletes them: none is dropped to make room (a 10-vector prompt for a 560M
+/// model takes ~55 kB; when the browser's quota is reached, saving says so).
 const STORAGE_KEY: &str = "polyprompt-runs-v1";
-/// Oldest runs beyond this are dropped (a 10-vector prompt for a 560M model takes ~55 kB).
-const MAX_RUNS: usize = 40;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SavedRun {
@@ -64,9 +64,8 @@ pub fn save(runs: RwSignal<Vec<SavedRun>>, file: &PromptFile, results: &[Languag
     let mut list = runs.get_untracked();
     list.retain(|r| r.id != run.id);
     list.insert(0, run);
-    list.truncate(MAX_RUNS);
     LocalStorage::set(STORAGE_KEY, &list)
-        .map_err(|e| format!("The run could not be saved in this browser ({e}): download the prompt file to keep it."))?;
+        .map_err(|e| format!("The run could not be saved in this browser ({e}): download the prompt file to keep it, or delete saved runs to make room."))?;
     runs.set(list);
     Ok(())
 }

@@ -63,6 +63,14 @@ export async function launch({ webgpu }) {
   return { context, page, log, close: () => context.close() };
 }
 
+/** Imports a `promptFile` of `length` vectors through the page's file input; returns its bytes. */
+export async function importPrompt(page, length, seed) {
+  const buffer = promptFile({ length, seed });
+  await page.getByTestId('prompt-import').setInputFiles({ name: `L${length}.safetensors`, mimeType: 'application/octet-stream', buffer });
+  await page.getByTestId('prompt-message').filter({ hasText: `Imported a ${length}-vector prompt` }).waitFor();
+  return buffer;
+}
+
 /**
  * A polyprompt prompt file (PEFT's safetensors with our metadata) with `length` random vectors of size
  * `hidden`, for tests that need a prompt without training one. `seed` varies the vectors.

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import jsQR from 'jsqr';
 import { PNG } from 'pngjs';
-import { startServer, launch, shots, promptFile, cspViolations } from './browser.mjs';
+import { startServer, launch, shots, promptFile, importPrompt, cspViolations } from './browser.mjs';
 
 const hostedDir = fs.mkdtempSync(path.join(os.tmpdir(), 'polyprompt-hosted-'));
 let server;
@@ -19,13 +19,6 @@ after(() => server.stop());
 const CAPACITY_L = [17, 32, 53, 78, 106, 134, 154, 192, 230, 271, 321, 367, 425, 458, 520, 586, 644, 718, 792,
   858, 929, 1003, 1091, 1171, 1273, 1367, 1465, 1528, 1628, 1732, 1840, 1952, 2068, 2188, 2303, 2431, 2563, 2699,
   2809, 2953];
-
-const importPrompt = async (page, length, seed) => {
-  const buffer = promptFile({ length, seed });
-  await page.getByTestId('prompt-import').setInputFiles({ name: `L${length}.safetensors`, mimeType: 'application/octet-stream', buffer });
-  await page.getByTestId('prompt-message').filter({ hasText: `Imported a ${length}-vector prompt` }).waitFor();
-  return buffer;
-};
 
 /** The page's QR code read back from a screenshot of it, drawn large, as a phone would. */
 async function scanQr(page) {

@@ -1,0 +1,60 @@
+// No trained prompt is dropped from the browser's storage to make room for another, and a browser whose
+// storage is full says so while the prompt stays on the page to download. Prompts are imported files: no
+// model is needed.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { startServer, launch, shots, importPrompt, cspViolations } from './browser.mjs';
+
+let server;
+before(async () => { server = await startServer(); });
+after(() => server.stop());
+
+test('every saved run is kept, however many there are', { timeout: 180_000 }, async () => {
+  const browser = await launch({ webgpu: false });
+  const { page } = browser;
+  try {
+    await page.goto(server.url);
+    const runs = 45;
+    for (let seed = 1; seed <= runs; seed++) await importPrompt(page, 1, seed);
+    assert.equal(await page.getByTestId('saved-run').count(), runs);
+    await page.reload();
+    await page.getByTestId('saved-run').nth(runs - 1).waitFor();
+    assert.equal(await page.getByTestId('saved-run').count(), runs);
+    assert.deepEqual(cspViolations(browser.log), [], 'the Content-Security-Policy blocked something');
+  } catch (error) {
+    console.error(browser.log.join('\n'));
+    throw error;
+  } finally {
+    await browser.close();
+  }
+});
+
+test('a full storage quota is reported and the prompt can still be downloaded', { timeout: 120_000 }, async () => {
+  const browser = await launch({ webgpu: false });
+  const { page } = browser;
+  try {
+    // The browser refuses to store runs, as it does once the origin's quota is used up.
+    await page.addInitScript(() => {
+      const setItem = Storage.prototype.setItem;
+      Storage.prototype.setItem = function (key, value) {
+        if (key === 'polyprompt-runs-v1') throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
+        return setItem.call(this, key, value);
+      };
+    });
+    await page.goto(server.url);
+    await importPrompt(page, 2, 7);
+    const error = page.getByTestId('save-error');
+    await error.waitFor();
+    assert.match(await error.innerText(), /could not be saved in this browser .*download the prompt file to keep it/);
+    assert.equal(await page.getByTestId('prompt-summary').getAttribute('data-length'), '2');
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('prompt-download').click()]);
+    assert.match(download.suggestedFilename(), /\.safetensors$/);
+    await page.screenshot({ path: path.join(shots, 'storage-full.png'), fullPage: true });
+  } catch (error) {
+    console.error(browser.log.join('\n'));
+    throw error;
+  } finally {
+    await browser.close();
+  }
+});
