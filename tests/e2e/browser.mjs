@@ -63,6 +63,13 @@ export async function launch({ webgpu }) {
   return { context, page, log, close: () => context.close() };
 }
 
+/** Types `value` into the field `testid` and commits it, as leaving the field does. */
+export async function setField(page, testid, value) {
+  const input = page.getByTestId(testid);
+  await input.fill(String(value));
+  await input.dispatchEvent('change');
+}
+
 /** Imports a `promptFile` of `length` vectors through the page's file input; returns its bytes. */
 export async function importPrompt(page, length, seed) {
   const buffer = promptFile({ length, seed });

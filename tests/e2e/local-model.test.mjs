@@ -5,19 +5,13 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startServer, launch, shots, repo, cspViolations } from './browser.mjs';
+import { startServer, launch, shots, repo, cspViolations, setField } from './browser.mjs';
 
 let server;
 before(async () => { server = await startServer(); });
 after(() => server.stop());
 
 const fixture = (file) => path.join(repo, 'tests/fixtures/tiny-bloom', file);
-
-const setNumber = async (page, testid, value) => {
-  const input = page.getByTestId(testid);
-  await input.fill(String(value));
-  await input.dispatchEvent('change');
-};
 
 test('a model from local files loads, trains and evaluates', { timeout: 480_000 }, async () => {
   const browser = await launch({ webgpu: false });
@@ -61,8 +55,8 @@ test('a model from local files loads, trains and evaluates', { timeout: 480_000 
       ['true', 'true', 'true']);
     await page.screenshot({ path: path.join(shots, 'local-model-loaded.png'), fullPage: true });
 
-    await setNumber(page, 'setting-epochs', 1);
-    await setNumber(page, 'setting-length', 2);
+    await setField(page, 'setting-epochs', 1);
+    await setField(page, 'setting-length', 2);
     await page.getByTestId('train-start').click();
     await page.locator('[data-testid=train-status][data-phase=finished]').waitFor({ timeout: 300_000 });
     assert.match(await page.getByTestId('prompt-summary').innerText(), /^2 vectors × 64 .* for local-model/);

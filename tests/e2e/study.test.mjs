@@ -3,17 +3,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { startServer, launch, shots, cspViolations } from './browser.mjs';
+import { startServer, launch, shots, cspViolations, setField } from './browser.mjs';
 
 let server;
 before(async () => { server = await startServer(); });
 after(() => server.stop());
-
-const setValue = async (page, testid, value) => {
-  const input = page.getByTestId(testid);
-  await input.fill(String(value));
-  await input.dispatchEvent('change');
-};
 
 test('the paper study trains and evaluates the length × reparameterization grid', { timeout: 480_000 }, async () => {
   const browser = await launch({ webgpu: false });
@@ -24,13 +18,13 @@ test('the paper study trains and evaluates the length × reparameterization grid
     await page.getByTestId('model-download').click();
     await page.locator('[data-testid=model-loaded][data-loaded=true]').waitFor({ timeout: 120_000 });
 
-    await setValue(page, 'setting-epochs', 1);
-    await setValue(page, 'study-lengths', '1, 3');
-    await setValue(page, 'study-languages', 'xx_Yyyy');
+    await setField(page, 'setting-epochs', 1);
+    await setField(page, 'study-lengths', '1, 3');
+    await setField(page, 'study-languages', 'xx_Yyyy');
     await page.getByTestId('study-start').click();
     await page.getByTestId('study-status').filter({ hasText: /xx_Yyyy is not one of the 52/ }).waitFor();
 
-    await setValue(page, 'study-languages', 'eng_Latn,swh_Latn');
+    await setField(page, 'study-languages', 'eng_Latn,swh_Latn');
     const start = page.getByTestId('study-start');
     assert.equal(await start.innerText(), 'Run the study (4 runs)');
     await start.click();

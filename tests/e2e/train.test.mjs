@@ -6,17 +6,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { startServer, launch, shots, cspViolations } from './browser.mjs';
+import { startServer, launch, shots, cspViolations, setField } from './browser.mjs';
 
 let server;
 before(async () => { server = await startServer(); });
 after(() => server.stop());
-
-const setNumber = async (page, testid, value) => {
-  const input = page.getByTestId(testid);
-  await input.fill(String(value));
-  await input.dispatchEvent('change');
-};
 
 test('train, evaluate 52 languages, download, import and share a prompt', { timeout: 600_000 }, async () => {
   const browser = await launch({ webgpu: false });
@@ -28,8 +22,8 @@ test('train, evaluate 52 languages, download, import and share a prompt', { time
     await page.locator('[data-testid=model-loaded][data-loaded=true]').waitFor({ timeout: 120_000 });
 
     // Two epochs of the paper's recipe: 56 examples, 7 steps an epoch.
-    await setNumber(page, 'setting-epochs', 2);
-    await setNumber(page, 'setting-length', 4);
+    await setField(page, 'setting-epochs', 2);
+    await setField(page, 'setting-length', 4);
     await page.getByTestId('train-start').click();
     const status = page.getByTestId('train-status');
     await page.locator('[data-testid=train-status][data-phase=running]').waitFor({ timeout: 60_000 });
