@@ -63,6 +63,13 @@ export async function launch({ webgpu }) {
   return { context, page, log, close: () => context.close() };
 }
 
+/** Downloads the tiny fixture BLOOM from the test server's hub layout and waits until it is loaded. */
+export async function loadTinyBloom(page, server) {
+  await page.getByTestId('model-id').fill(`${server.url}polyprompt-test/tiny-bloom`);
+  await page.getByTestId('model-download').click();
+  await page.locator('[data-testid=model-loaded][data-loaded=true]').waitFor({ timeout: 120_000 });
+}
+
 /** Types `value` into the field `testid` and commits it, as leaving the field does. */
 export async function setField(page, testid, value) {
   const input = page.getByTestId(testid);

@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { startServer, launch, shots, cspViolations, setField } from './browser.mjs';
+import { startServer, launch, shots, cspViolations, setField, loadTinyBloom } from './browser.mjs';
 
 let server;
 before(async () => { server = await startServer(); });
@@ -14,9 +14,7 @@ test('the paper study trains and evaluates the length × reparameterization grid
   const { page } = browser;
   try {
     await page.goto(server.url);
-    await page.getByTestId('model-id').fill(`${server.url}polyprompt-test/tiny-bloom`);
-    await page.getByTestId('model-download').click();
-    await page.locator('[data-testid=model-loaded][data-loaded=true]').waitFor({ timeout: 120_000 });
+    await loadTinyBloom(page, server);
 
     await setField(page, 'setting-epochs', 1);
     await setField(page, 'study-lengths', '1, 3');

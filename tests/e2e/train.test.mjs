@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { startServer, launch, shots, cspViolations, setField } from './browser.mjs';
+import { startServer, launch, shots, cspViolations, setField, loadTinyBloom } from './browser.mjs';
 
 let server;
 before(async () => { server = await startServer(); });
@@ -17,9 +17,7 @@ test('train, evaluate 52 languages, download, import and share a prompt', { time
   const { page } = browser;
   try {
     await page.goto(server.url);
-    await page.getByTestId('model-id').fill(`${server.url}polyprompt-test/tiny-bloom`);
-    await page.getByTestId('model-download').click();
-    await page.locator('[data-testid=model-loaded][data-loaded=true]').waitFor({ timeout: 120_000 });
+    await loadTinyBloom(page, server);
 
     // Two epochs of the paper's recipe: 56 examples, 7 steps an epoch.
     await setField(page, 'setting-epochs', 2);
