@@ -1,5 +1,6 @@
 //! The hub's `tokenizer.json`, loaded with Hugging Face's `tokenizers` (natively and in wasm), with the
 //! conventions transformers applies per family, and the paper's label words.
+use serde::Deserialize;
 use tokenizers::Tokenizer;
 
 use crate::model::{Family, ModelConfig};
@@ -59,7 +60,10 @@ impl TextTokenizer {
         // tokenizers 0.22 panics (`expect("Helper")`) on any error inside the `decoder` section, invalid
         // UTF-8 or broken JSON included: check both first, without building anything.
         let text = std::str::from_utf8(bytes).map_err(|e| TokenizeError::Load(format!("not UTF-8 text: {e}")))?;
-        serde_json::from_str::<serde::de::IgnoredAny>(text).map_err(|e| TokenizeError::Load(e.to_string()))?;
+        let json: serde_json::Value = serde_json::from_str(text).map_err(|e| TokenizeError::Load(e.to_string()))?;
+        if let Some(normalizer) = json.get("normalizer") {
+            check_precompiled_normalizers(normalizer).map_err(TokenizeError::Load)?;
+        }
         let inner = Tokenizer::from_bytes(bytes).map_err(|e| TokenizeError::Load(e.to_string()))?;
         Ok(TextTokenizer { inner })
     }
@@ -123,6 +127,81 @@ impl TextTokenizer {
             })
             .collect()
     }
+}
+
+/// tokenizers 0.22 panics (`expect("Precompiled")`) on a `Precompiled` normalizer it cannot parse, and
+/// spm_precompiled 0.1 trusts the charsmap it parses: its length claim is allocated up front, and its trie
+/// is indexed unchecked when text is normalized. So every such normalizer (XGLM's tokenizer has one) is
+/// parsed and walked here first.
+fn check_precompiled_normalizers(normalizer: &serde_json::Value) -> Result<(), String> {
+    use serde_json::Value;
+    let mut stack = vec![normalizer];
+    while let Some(value) = stack.pop() {
+        match value {
+            Value::Array(items) => stack.extend(items),
+            Value::Object(fields) => {
+                if fields.get("type").and_then(Value::as_str) == Some("Precompiled") {
+                    let charsmap = fields.get("precompiled_charsmap").and_then(Value::as_str);
+                    check_charsmap(charsmap.ok_or("its Precompiled normalizer has no precompiled_charsmap string")?)
+                        .map_err(|e| format!("its Precompiled normalizer's charsmap {e}"))?;
+                    tokenizers::normalizers::Precompiled::deserialize(value)
+                        .map_err(|e| format!("its Precompiled normalizer is invalid: {e}"))?;
+                }
+                stack.extend(fields.values());
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// spm_precompiled's layout: a little-endian u32 byte length of the trie, the trie (a darts-clone double
+/// array of u32 units), then the normalized strings. Walks every path text can take through the trie
+/// (UTF-8 bytes, keys of at most 5 bytes: the library looks up graphemes shorter than 6 bytes, else single
+/// characters) and checks each unit and each normalized-string offset the lookup would read.
+fn check_charsmap(base64_text: &str) -> Result<(), String> {
+    use base64::Engine;
+    const MAX_KEY_BYTES: u8 = 5;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(base64_text).map_err(|e| format!("is not base64: {e}"))?;
+    let (length, rest) = bytes.split_first_chunk::<4>().ok_or("is shorter than its 4-byte header")?;
+    let units = u32::from_le_bytes(*length) as usize / 4;
+    if units == 0 || units * 4 > rest.len() {
+        return Err(format!("claims a {}-byte trie in {} bytes", units * 4, rest.len()));
+    }
+    let (trie, normalized) = rest.split_at(units * 4);
+    let normalized = std::str::from_utf8(normalized).map_err(|_| "has normalized strings that are not UTF-8")?;
+    let unit = |i: usize| trie.get(i * 4..i * 4 + 4).map(|b| u32::from_le_bytes(b.try_into().unwrap()) as usize);
+    let offset = |u: usize| (u >> 10) << ((u & (1 << 9)) >> 6);
+    let in_trie = |i: usize| unit(i).ok_or(format!("points outside its trie of {units} units"));
+    let utf8_bytes = (0x01..=0xBFusize).chain(0xC2..=0xF4);
+
+    // (unit index, bytes read to reach it); a unit already walked with as many bytes left is skipped.
+    let mut fewest_bytes_read = std::collections::HashMap::new();
+    let mut pending = vec![(offset(in_trie(0)?), 0u8)];
+    while let Some((node, read)) = pending.pop() {
+        if fewest_bytes_read.get(&node).is_some_and(|&seen| seen <= read) {
+            continue;
+        }
+        fewest_bytes_read.insert(node, read);
+        for byte in utf8_bytes.clone() {
+            let child = node ^ byte;
+            let child_unit = in_trie(child)?;
+            if child_unit & ((1 << 31) | 0xFF) != byte {
+                continue;
+            }
+            let next = child ^ offset(child_unit);
+            if (child_unit >> 8) & 1 == 1 {
+                let start = in_trie(next)? & ((1 << 31) - 1);
+                if !normalized.is_char_boundary(start) {
+                    return Err(format!("points at byte {start} of its {}-byte normalized strings", normalized.len()));
+                }
+            }
+            if read + 1 < MAX_KEY_BYTES {
+                pending.push((next, read + 1));
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -19,3 +19,57 @@ fn a_tokenizer_json_broken_inside_its_decoder_is_an_error_not_a_panic() {
         assert!(matches!(TextTokenizer::from_bytes(bytes), Err(TokenizeError::Load(_))));
     }
 }
+
+fn xglm_tokenizer_with_charsmap(charsmap: serde_json::Value) -> Vec<u8> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tiny-xglm/tokenizer.json");
+    let mut json: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let precompiled = &mut json["normalizer"]["normalizers"][0];
+    assert_eq!(precompiled["type"], "Precompiled");
+    precompiled["precompiled_charsmap"] = charsmap;
+    serde_json::to_vec(&json).unwrap()
+}
+
+fn fixture_charsmap() -> Vec<u8> {
+    use base64::Engine;
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tiny-xglm/tokenizer.json");
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let text = json["normalizer"]["normalizers"][0]["precompiled_charsmap"].as_str().unwrap();
+    base64::engine::general_purpose::STANDARD.decode(text).unwrap()
+}
+
+fn base64(bytes: &[u8]) -> serde_json::Value {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes).into()
+}
+
+/// tokenizer_json, crash-3ffe559b…: tokenizers panics (`expect("Precompiled")`) on a Precompiled
+/// normalizer it cannot parse, and spm_precompiled allocates whatever trie length the charsmap claims and
+/// later indexes the trie unchecked. Each of these is now a load error naming the charsmap.
+#[test]
+fn a_malformed_precompiled_normalizer_is_an_error_not_a_panic() {
+    let real = fixture_charsmap();
+    let mut huge_claim = real.clone();
+    huge_claim[..4].copy_from_slice(&u32::MAX.to_le_bytes());
+    // The first half of its 256 trie units, then its normalized strings: children lie past the end.
+    let trie_bytes = u32::from_le_bytes(real[..4].try_into().unwrap()) as usize;
+    let short_trie = [&((trie_bytes / 2) as u32).to_le_bytes()[..], &real[4..4 + trie_bytes / 2], &real[4 + trie_bytes..]].concat();
+    let mut bad_root = real.clone();
+    bad_root[4..8].copy_from_slice(&u32::MAX.to_le_bytes()); // the root's offset points far outside
+    let cases = [
+        (serde_json::json!([1, 2, 3]), "no precompiled_charsmap string"),
+        (serde_json::json!("not base64!"), "is not base64"),
+        (base64(&real[..3]), "shorter than its 4-byte header"),
+        (base64(&huge_claim), "claims a"),
+        (base64(&short_trie), "outside its trie"),
+        (base64(&bad_root), "outside its trie"),
+    ];
+    for (charsmap, expected) in cases {
+        match TextTokenizer::from_bytes(&xglm_tokenizer_with_charsmap(charsmap)) {
+            Err(TokenizeError::Load(message)) => assert!(message.contains(expected), "{expected}: {message}"),
+            Err(other) => panic!("{expected}: {other}"),
+            Ok(_) => panic!("{expected}: loaded"),
+        }
+    }
+    let unchanged = TextTokenizer::from_bytes(&xglm_tokenizer_with_charsmap(base64(&real))).unwrap();
+    assert!(!unchanged.encode("Ｆｕｌｌｗｉｄｔｈ text").unwrap().is_empty());
+}
