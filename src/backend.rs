@@ -7,6 +7,9 @@ use burn::module::{Module, Param};
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::tensor::{Device, Tensor, TensorData};
 
+use crate::format;
+use crate::model::{DEFAULT_MAX_CHUNK_BYTES, ModelConfig, WASM_MEMORY_BYTES, WeightDtype};
+
 /// What the user asked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Preference {
@@ -36,6 +39,39 @@ impl BackendInfo {
             BackendInfo::Gpu { adapter, .. } if cfg!(target_arch = "wasm32") => format!("WebGPU · {adapter}"),
             BackendInfo::Gpu { adapter, .. } => format!("GPU (wgpu) · {adapter}"),
             BackendInfo::Cpu { reason } => format!("CPU (flex) — {reason}"),
+        }
+    }
+
+    /// Whether a model loaded as `dtype` from a `file_bytes` checkpoint fits a browser page on this backend
+    /// (wasm addresses 4 GiB; on the CPU fallback the model lives in that memory too) and whether its
+    /// largest layer fits one buffer of this GPU; checked before anything is allocated, so running out of
+    /// memory is a message rather than a crashed tab. Gives the largest buffer loading may make.
+    pub fn check_fits(&self, name: &str, config: &ModelConfig, dtype: WeightDtype, file_bytes: u64) -> Result<usize, String> {
+        let needed = config.browser_memory_bytes(dtype, file_bytes, self.is_gpu());
+        if needed > WASM_MEMORY_BYTES {
+            return Err(format!(
+                "{name} as {} needs about {} of this page's memory, more than the {} a browser page can use{}: \
+                 choose int8",
+                dtype.name(),
+                format::bytes(needed),
+                format::bytes(WASM_MEMORY_BYTES),
+                if self.is_gpu() { "" } else { " (on the CPU fallback the model lives in page memory too)" },
+            ));
+        }
+        match self {
+            BackendInfo::Gpu { max_binding_bytes, max_buffer_bytes, .. } => {
+                let limit = (*max_binding_bytes).min(*max_buffer_bytes);
+                if config.largest_layer_buffer() > limit {
+                    return Err(format!(
+                        "a layer of {name} needs a {} GPU buffer, but this WebGPU adapter allows {}: use the CPU \
+                         fallback or a smaller model",
+                        format::bytes(config.largest_layer_buffer()),
+                        format::bytes(limit)
+                    ));
+                }
+                Ok(limit as usize)
+            }
+            BackendInfo::Cpu { .. } => Ok(DEFAULT_MAX_CHUNK_BYTES),
         }
     }
 }
@@ -150,6 +186,27 @@ async fn read_scalar(tensor: Tensor<1>) -> Result<f32, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_model_too_large_for_the_page_or_the_gpu_is_refused_before_loading() {
+        let bloom = ModelConfig::from_json(crate::hub::PRESETS[0].config_json).unwrap();
+        let f16_file = 2 * bloom.total_params();
+        let name = "bigscience/bloom-560m";
+        let cpu = BackendInfo::Cpu { reason: "no WebGPU adapter".into() };
+        let refused = cpu.check_fits(name, &bloom, WeightDtype::F32, f16_file).unwrap_err();
+        assert!(refused.starts_with("bigscience/bloom-560m as f32 needs about "), "{refused}");
+        assert!(refused.ends_with("more than the 4.29 GB a browser page can use (on the CPU fallback the model lives in page memory too): choose int8"), "{refused}");
+        assert_eq!(cpu.check_fits(name, &bloom, WeightDtype::Int8, f16_file), Ok(DEFAULT_MAX_CHUNK_BYTES));
+
+        let gpu = |binding: u64| BackendInfo::Gpu { adapter: "test".into(), max_binding_bytes: binding, max_buffer_bytes: 256 << 20 };
+        assert_eq!(gpu(128 << 20).check_fits(name, &bloom, WeightDtype::F32, f16_file), Ok(128 << 20));
+        let refused = gpu(8 << 20).check_fits(name, &bloom, WeightDtype::Int8, f16_file).unwrap_err();
+        assert_eq!(
+            refused,
+            "a layer of bigscience/bloom-560m needs a 16.78 MB GPU buffer, but this WebGPU adapter allows 8.39 MB: use \
+             the CPU fallback or a smaller model"
+        );
+    }
 
     #[test]
     fn engine_check_learns_on_the_cpu() {

@@ -195,7 +195,7 @@ pub async fn epoch(
     let control = TrainControl::default();
     // Pausing at the first validation stops the run after exactly one epoch, as the CLI runs it.
     let outcome = trainer
-        .run(model, &control, 4, |event| {
+        .run(model, &control, 4, |event, _| {
             if let TrainEvent::Validation { .. } = event {
                 control.set_paused(true);
             }

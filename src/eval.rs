@@ -113,6 +113,11 @@ pub enum EvalError {
     Tokenize(#[from] TokenizeError),
     #[error("reading scores back from the device failed: {0}")]
     Readback(String),
+    #[error(
+        "the GPU device was lost ({0}): the browser or its driver reset the GPU (out of GPU memory, a driver \
+         crash or update). Reload the page to start it again; saved runs and prompts are kept"
+    )]
+    DeviceLost(String),
 }
 
 /// The predicted category of each example (index into [`CATEGORIES`]); `prompt` is the effective
@@ -197,8 +202,22 @@ pub(crate) fn argmax(scores: &[f32]) -> usize {
 
 /// Reads a float tensor back to the host without blocking (required for WebGPU in a browser).
 pub(crate) async fn read_f32<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, EvalError> {
-    let data = tensor.into_data_async().await.map_err(|e| EvalError::Readback(format!("{e:?}")))?;
-    data.try_into_vec::<f32>().map_err(|e| EvalError::Readback(format!("{e:?}")))
+    let data = tensor.into_data_async().await.map_err(readback_error)?;
+    data.try_into_vec::<f32>().map_err(readback_error)
+}
+
+/// A lost device reaches us as burn's `ExecutionError::DevicePoisoned`, or, when the data is read lazily,
+/// as a storage read error quoting it; burn re-exports neither type, so its text is what is matched.
+fn readback_error(error: impl std::fmt::Display) -> EvalError {
+    const POISONED: &str = "The device is poisoned";
+    let text = error.to_string();
+    match text.find(POISONED) {
+        Some(at) => {
+            let reason = text[at..].lines().nth(2).unwrap_or("").trim().trim_end_matches(':');
+            EvalError::DeviceLost(if reason.is_empty() { POISONED.to_lowercase() } else { reason.to_string() })
+        }
+        None => EvalError::Readback(text),
+    }
 }
 
 #[cfg(test)]

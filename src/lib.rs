@@ -6,6 +6,7 @@
 pub mod backend;
 pub mod bench;
 pub mod eval;
+pub mod format;
 pub mod hub;
 pub mod languages;
 pub mod model;

@@ -632,31 +632,32 @@ impl Trainer {
     }
 
     /// Runs until finished, paused or cancelled, reading losses back every `readback_every` steps and
-    /// validating at each epoch's end; yields to the event loop between steps.
+    /// validating at each epoch's end; yields to the event loop between steps. Each event comes with the
+    /// trainer as it stands (e.g. for [`Self::best_prompt_file`] when a validation improved).
     pub async fn run(
         &mut self,
         model: &CausalLm,
         control: &TrainControl,
         readback_every: usize,
-        mut on_event: impl FnMut(TrainEvent),
+        mut on_event: impl FnMut(TrainEvent, &Trainer),
     ) -> Result<RunOutcome, TrainError> {
         self.clock = (Instant::now(), self.steps_done());
         while !self.is_finished() {
             if control.is_cancelled() || control.is_paused() {
                 let records = self.flush().await?;
                 if !records.is_empty() {
-                    on_event(TrainEvent::Steps { records, progress: self.progress() });
+                    on_event(TrainEvent::Steps { records, progress: self.progress() }, self);
                 }
                 return Ok(if control.is_cancelled() { RunOutcome::Cancelled } else { RunOutcome::Paused });
             }
             let epoch_end = self.step(model);
             if epoch_end || self.pending.len() >= readback_every.max(1) {
                 let records = self.flush().await?;
-                on_event(TrainEvent::Steps { records, progress: self.progress() });
+                on_event(TrainEvent::Steps { records, progress: self.progress() }, self);
             }
             if epoch_end {
                 let (record, improved) = self.validate(model).await?;
-                on_event(TrainEvent::Validation { record, improved });
+                on_event(TrainEvent::Validation { record, improved }, self);
             }
             yield_now().await;
         }
@@ -667,11 +668,26 @@ impl Trainer {
     /// was validated yet), with the settings and history in its metadata.
     pub async fn prompt_file(&mut self, base_model: &str) -> Result<PromptFile, TrainError> {
         self.flush().await?;
-        let (vectors, kept) = match &self.best {
-            Some(best) => (best.vectors.clone(), serde_json::json!({"epoch": best.epoch, "step": best.step, "validation_loss": best.validation_loss})),
-            None => (read_f32(self.prompt().effective()).await?, serde_json::json!({"step": self.steps_done()})),
-        };
-        Ok(PromptFile {
+        match self.best_prompt_file(base_model) {
+            Some(file) => Ok(file),
+            None => {
+                let vectors = read_f32(self.prompt().effective()).await?;
+                Ok(self.file_of(vectors, serde_json::json!({"step": self.steps_done()}), base_model))
+            }
+        }
+    }
+
+    /// The best prompt so far as a prompt file, without touching the device (its vectors were read back
+    /// when it was validated): what a running app saves at each improvement, so that a reload, a crash or
+    /// a lost GPU keeps it. `None` before the first validation.
+    pub fn best_prompt_file(&self, base_model: &str) -> Option<PromptFile> {
+        let best = self.best.as_ref()?;
+        let kept = serde_json::json!({"epoch": best.epoch, "step": best.step, "validation_loss": best.validation_loss});
+        Some(self.file_of(best.vectors.clone(), kept, base_model))
+    }
+
+    fn file_of(&self, vectors: Vec<f32>, kept: serde_json::Value, base_model: &str) -> PromptFile {
+        PromptFile {
             length: self.config.prompt.length,
             hidden: vectors.len() / self.config.prompt.length,
             embeddings: vectors,
@@ -692,7 +708,7 @@ impl Trainer {
                 }),
                 results: serde_json::Value::Null,
             },
-        })
+        }
     }
 
     /// Everything needed to continue the run later, as one safetensors file: the trainable tensors, AdamW's

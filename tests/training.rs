@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
+use polyprompt::eval::EvalError;
 use polyprompt::model::CausalLm;
 use polyprompt::prompt::PromptInit;
 use polyprompt::sib200::{self, Example, Shots, Split};
@@ -43,8 +44,17 @@ fn training_on_english_lowers_the_loss_clearly() {
         let (train, dev) = english();
         let mut trainer = Trainer::new(&model, &tokenizer, short_config(10), &train, &dev).unwrap();
         assert_eq!((trainer.train_examples(), trainer.total_steps()), (56, 70));
+        assert!(trainer.best_prompt_file("tiny").is_none(), "{family}: no best prompt before a validation");
         let mut events = Vec::new();
-        let outcome = pollster::block_on(trainer.run(&model, &TrainControl::default(), 4, |e| events.push(e))).unwrap();
+        // What the app saves as the run goes: the best prompt so far, at each improvement.
+        let mut checkpoints = Vec::new();
+        let outcome = pollster::block_on(trainer.run(&model, &TrainControl::default(), 4, |e, now| {
+            if let TrainEvent::Validation { record, improved: true } = &e {
+                checkpoints.push((record.step, now.best_prompt_file("tiny").unwrap()));
+            }
+            events.push(e)
+        }))
+        .unwrap();
         assert_eq!(outcome, RunOutcome::Finished);
         let history = trainer.history();
         assert_eq!(history.len(), 70);
@@ -59,6 +69,13 @@ fn training_on_english_lowers_the_loss_clearly() {
         assert_eq!(best.validation_loss, lowest);
         let file = pollster::block_on(trainer.prompt_file("tiny")).unwrap();
         assert_eq!(file.embeddings, best.vectors, "{family}: the file holds the best prompt");
+        assert!(!checkpoints.is_empty());
+        for (step, checkpoint) in &checkpoints {
+            assert_eq!(checkpoint.metadata.training["kept"]["step"], *step, "{family}: a checkpoint keeps its own step");
+        }
+        let (_, last) = checkpoints.last().unwrap();
+        assert_eq!(last.embeddings, file.embeddings, "{family}: the last checkpoint is the run's result");
+        assert_ne!(checkpoints[0].1.embeddings, file.embeddings, "{family}: the first checkpoint was an earlier prompt");
     }
 }
 
@@ -84,7 +101,7 @@ fn a_saved_run_resumes_exactly_where_it_stopped() {
 
         let mut whole = Trainer::new(&model, &tokenizer, config.clone(), &train, &dev).unwrap();
         let control = TrainControl::default();
-        pollster::block_on(whole.run(&model, &control, 2, |_| {})).unwrap();
+        pollster::block_on(whole.run(&model, &control, 2, |_, _| {})).unwrap();
 
         let mut first = Trainer::new(&model, &tokenizer, config, &train, &dev).unwrap();
         // An epoch is 7 steps: stop at step 9, mid-epoch 2, with one validation (a best prompt) behind.
@@ -96,7 +113,7 @@ fn a_saved_run_resumes_exactly_where_it_stopped() {
 
         let mut resumed = Trainer::resume(&model, &tokenizer, &checkpoint, &train, &dev).unwrap();
         assert_eq!(resumed.steps_done(), 9);
-        pollster::block_on(resumed.run(&model, &control, 2, |_| {})).unwrap();
+        pollster::block_on(resumed.run(&model, &control, 2, |_, _| {})).unwrap();
 
         assert_eq!(resumed.history(), whole.history(), "{family}: same losses step by step");
         assert_eq!(resumed.validations(), whole.validations());
@@ -113,7 +130,7 @@ fn pausing_and_cancelling_stop_after_the_current_step_and_keep_the_prompt() {
     let mut trainer = Trainer::new(&model, &tokenizer, short_config(2), &train, &dev).unwrap();
     let control = TrainControl::default();
     let pausing = control.clone();
-    let outcome = pollster::block_on(trainer.run(&model, &control, 1, |event| {
+    let outcome = pollster::block_on(trainer.run(&model, &control, 1, |event, _| {
         if let TrainEvent::Steps { progress, .. } = event
             && progress.step == 3
         {
@@ -124,7 +141,7 @@ fn pausing_and_cancelling_stop_after_the_current_step_and_keep_the_prompt() {
     assert_eq!((outcome, trainer.steps_done(), trainer.history().len()), (RunOutcome::Paused, 3, 3));
     control.set_paused(false);
     control.cancel();
-    assert_eq!(pollster::block_on(trainer.run(&model, &control, 1, |_| {})).unwrap(), RunOutcome::Cancelled);
+    assert_eq!(pollster::block_on(trainer.run(&model, &control, 1, |_, _| {})).unwrap(), RunOutcome::Cancelled);
     assert_eq!(trainer.steps_done(), 3);
     let file = pollster::block_on(trainer.prompt_file("tiny")).unwrap();
     assert_eq!(file.embeddings.len(), 4 * 64);
@@ -164,4 +181,40 @@ fn bad_settings_data_and_checkpoints_get_clear_errors() {
     let all = TrainConfig { shots: Shots::All, ..short_config(1) };
     let trainer = Trainer::new(&model, &tokenizer, all, &train, &dev).unwrap();
     assert_eq!(trainer.train_examples(), 7 * 58, "every class undersampled to the smallest (58)");
+}
+
+/// A GPU that goes away mid-run (driver reset, out of memory, the browser's device lost) ends the run with
+/// an error that says so, and the best prompt found before it is still there. Runs on wgpu (Mesa's lavapipe
+/// here), whose device is destroyed after the first epoch's validation.
+#[test]
+fn a_lost_gpu_device_ends_the_run_with_a_clear_error_and_keeps_the_best_prompt() {
+    let (device, setup) = match pollster::block_on(Device::wgpu_options().init_with_setup_async()) {
+        Ok(found) => found,
+        Err(err) => {
+            eprintln!("SKIPPED: no wgpu adapter here ({err}); the device-loss test did not run");
+            return;
+        }
+    };
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny-bloom");
+    let model = weights::load_dir(&dir, &device, &LoadOptions::default()).unwrap();
+    let tokenizer = TextTokenizer::from_bytes(&std::fs::read(dir.join("tokenizer.json")).unwrap()).unwrap();
+    let (train, dev) = english();
+    let mut trainer = Trainer::new(&model, &tokenizer, short_config(3), &train, &dev).unwrap();
+    let control = TrainControl::default();
+    let pausing = control.clone();
+    let outcome = pollster::block_on(trainer.run(&model, &control, 4, |event, _| {
+        if let TrainEvent::Validation { .. } = event {
+            pausing.set_paused(true);
+        }
+    }))
+    .unwrap();
+    assert_eq!(outcome, RunOutcome::Paused);
+    let best = trainer.best_prompt_file("tiny").unwrap();
+
+    setup.device.destroy();
+    control.set_paused(false);
+    let error = pollster::block_on(trainer.run(&model, &control, 4, |_, _| {})).unwrap_err();
+    assert!(matches!(error, TrainError::Eval(EvalError::DeviceLost(_))), "{error:?}");
+    assert!(error.to_string().contains("the GPU device was lost"), "{error}");
+    assert_eq!(trainer.best_prompt_file("tiny").unwrap().embeddings, best.embeddings);
 }

@@ -51,7 +51,7 @@ pub fn LossChart(losses: RwSignal<Vec<(usize, f32)>>, validations: RwSignal<Vec<
     view! {
         <figure class="loss-chart" hidden=move || losses.with(Vec::is_empty)>
             <svg viewBox=format!("0 0 {WIDTH} {HEIGHT}") role="img" data-testid="loss-chart"
-                data-points=move || losses.with(Vec::len) aria-label="Training loss per step and validation loss per epoch">
+                data-points=move || losses.with(Vec::len) data-validations=move || validations.with(Vec::len) aria-label="Training loss per step and validation loss per epoch">
                 {chart}
             </svg>
             <figcaption class="muted">

@@ -4,7 +4,6 @@ mod data;
 mod download;
 mod engine_check;
 mod evaluation_panel;
-mod format;
 mod loss_chart;
 mod model_picker;
 mod paper_study;
@@ -123,7 +122,7 @@ pub fn App() -> impl IntoView {
                 <EngineCheckPanel state=device_state />
             </div>
             <div class="column">
-                <TrainingPanel session on_prompt />
+                <TrainingPanel session on_prompt on_superseded=Callback::new(move |id: String| saved_runs::forget_superseded(runs, &id)) />
                 <PromptActions prompt session />
                 {move || save_error.get().map(|error| view! { <p class="error" role="alert" data-testid="save-error">{error}</p> })}
                 <SavedRuns runs on_open />

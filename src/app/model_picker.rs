@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use super::download::{self, DownloadError, Progress};
-use super::format;
+use crate::format;
 use crate::hub::{CONFIG_FILE, HubRepo, PRESETS, TOKENIZER_FILE};
 use crate::model::{ModelConfig, WeightDtype, recorded_name};
 

@@ -134,7 +134,7 @@ async fn run_study(
         let mut trainer = Trainer::new(&session.model, &session.tokenizer, cell.config(base), &train, &dev)
             .map_err(|e| e.to_string())?;
         let outcome = trainer
-            .run(&session.model, control, READBACK_EVERY, |event| {
+            .run(&session.model, control, READBACK_EVERY, |event, _| {
                 if let TrainEvent::Steps { progress, .. } = event {
                     status.set(format!("{run} — training: step {} of {}", progress.step, progress.total_steps));
                 }

@@ -33,12 +33,18 @@ impl SavedRun {
     }
 }
 
-/// A short description of a prompt for lists: "L4 · tiny-bloom · uniform · MLP 200".
+/// A short description of a prompt for lists: "L4 · tiny-bloom · uniform · MLP 200", and where a run that
+/// did not finish (still going, interrupted, cancelled) had got to: "· saved at step 14 of 140".
 fn label(file: &PromptFile) -> String {
-    let config = &file.metadata.training["config"]["prompt"];
+    let training = &file.metadata.training;
+    let config = &training["config"]["prompt"];
     let init = config["init"]["kind"].as_str().unwrap_or("imported");
     let mlp = config["reparam_hidden"].as_u64().map(|h| format!(" · MLP {h}")).unwrap_or_default();
-    format!("L{} · {} · {init}{mlp}", file.length, file.metadata.base_model)
+    let unfinished = match (training["steps_done"].as_u64(), training["total_steps"].as_u64()) {
+        (Some(done), Some(total)) if done < total => format!(" · saved at step {done} of {total}"),
+        _ => String::new(),
+    };
+    format!("L{} · {} · {init}{mlp}{unfinished}", file.length, file.metadata.base_model)
 }
 
 /// The runs in storage, newest first; unreadable storage counts as empty (and is said in the console).
@@ -68,6 +74,14 @@ pub fn save(runs: RwSignal<Vec<SavedRun>>, file: &PromptFile, results: &[Languag
         .map_err(|e| format!("The run could not be saved in this browser ({e}): download the prompt file to keep it, or delete saved runs to make room."))?;
     runs.set(list);
     Ok(())
+}
+
+/// Deletes the run `id` if it has no results: a prompt a training run saved on its way and has since
+/// bettered (one the user evaluated stays).
+pub fn forget_superseded(runs: RwSignal<Vec<SavedRun>>, id: &str) {
+    if runs.with_untracked(|all| all.iter().any(|r| r.id == id && r.results.is_empty())) {
+        delete(runs, id);
+    }
 }
 
 fn delete(runs: RwSignal<Vec<SavedRun>>, id: &str) {

@@ -3,10 +3,9 @@ use std::rc::Rc;
 
 use burn::tensor::Device;
 
-use super::format;
 use super::model_picker::{ModelFiles, parse_config};
 use crate::backend::BackendInfo;
-use crate::model::{CausalLm, DEFAULT_MAX_CHUNK_BYTES, WASM_MEMORY_BYTES};
+use crate::model::CausalLm;
 use crate::tokenize::TextTokenizer;
 use crate::weights::{self, LoadOptions, WeightsFile};
 
@@ -21,7 +20,8 @@ pub struct Session {
 
 impl Session {
     /// Parses and uploads the model as `files.dtype`; every failure says which file is at fault, and a
-    /// model the page or the GPU cannot hold is refused before anything is allocated.
+    /// model the page or the GPU cannot hold is refused before anything is allocated
+    /// ([`BackendInfo::check_fits`]).
     pub fn load(files: &ModelFiles, device: &Device, backend: &BackendInfo) -> Result<Session, String> {
         let config = parse_config(&files.config).map_err(|e| format!("config.json: {e}"))?;
         let tokenizer = TextTokenizer::from_bytes(&files.tokenizer).map_err(|e| format!("tokenizer.json: {e}"))?;
@@ -30,33 +30,7 @@ impl Session {
             "pytorch_model.bin" => WeightsFile::PytorchBin(&files.weights),
             _ => WeightsFile::Safetensors(&files.weights),
         };
-        let needed = config.browser_memory_bytes(files.dtype, files.weights.len() as u64, backend.is_gpu());
-        if needed > WASM_MEMORY_BYTES {
-            return Err(format!(
-                "{} as {} needs about {} of this page's memory, more than the 4.29 GB a browser page can \
-                 use{}: choose int8",
-                files.source,
-                files.dtype.name(),
-                format::bytes(needed),
-                if backend.is_gpu() { "" } else { " (on the CPU fallback the model lives in page memory too)" },
-            ));
-        }
-        let max_chunk_bytes = match backend {
-            BackendInfo::Gpu { max_binding_bytes, max_buffer_bytes, .. } => {
-                let limit = (*max_binding_bytes).min(*max_buffer_bytes);
-                if config.largest_layer_buffer() > limit {
-                    return Err(format!(
-                        "a layer of {} needs a {} GPU buffer, but this WebGPU adapter allows {}: use the CPU \
-                         fallback or a smaller model",
-                        files.source,
-                        format::bytes(config.largest_layer_buffer()),
-                        format::bytes(limit)
-                    ));
-                }
-                limit as usize
-            }
-            BackendInfo::Cpu { .. } => DEFAULT_MAX_CHUNK_BYTES,
-        };
+        let max_chunk_bytes = backend.check_fits(&files.source, &config, files.dtype, files.weights.len() as u64)?;
         let options = LoadOptions { max_chunk_bytes, dtype: Some(files.dtype) };
         let model = weights::load(&config, file, device, &options).map_err(|e| format!("{}: {e}", files.weights_name))?;
         Ok(Session { name: files.name.clone(), model: Rc::new(model), tokenizer: Rc::new(tokenizer) })

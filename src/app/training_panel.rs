@@ -1,8 +1,9 @@
 //! Step 3: the prompt's settings (the paper's defaults), start / pause / resume / cancel, progress with ETA
 //! and the live loss chart. Training runs on the page's event loop one step at a time: every step only
 //! queues device work, losses are read back every few steps, and the loop yields to the browser between
-//! steps, so the page stays responsive on WebGPU. Whatever ends a run (finish, pause, cancel, an error),
-//! its prompt so far is handed on.
+//! steps, so the page stays responsive on WebGPU. Each better prompt found by validation is handed on as
+//! the run goes (the app saves it at once, so a reload, a crash or a lost GPU keeps it), and whatever ends
+//! a run (finish, pause, cancel, an error) hands on its prompt so far.
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
@@ -101,8 +102,12 @@ struct RunView {
 #[component]
 pub fn TrainingPanel(
     session: RwSignal<Option<Session>, LocalStorage>,
-    /// Receives the run's prompt whenever it stops (finished, paused, cancelled or failed).
+    /// Receives the run's best prompt at each improvement, and its prompt whenever it stops (finished,
+    /// paused, cancelled or failed).
     on_prompt: Callback<PromptFile>,
+    /// Receives the fingerprint of a prompt this run handed on earlier and has since bettered, so that the
+    /// saved runs keep one entry per run.
+    on_superseded: Callback<String>,
 ) -> impl IntoView {
     let settings = Settings::paper();
     let run = RunView {
@@ -112,6 +117,16 @@ pub fn TrainingPanel(
         progress: RwSignal::new(None),
     };
     let trainer = StoredValue::new_local(None::<Trainer>);
+    let handed_on = StoredValue::new(None::<String>);
+    let hand_on = Callback::new(move |file: PromptFile| {
+        let fingerprint = file.fingerprint();
+        on_prompt.run(file);
+        if let Some(earlier) = handed_on.try_update_value(|h| h.replace(fingerprint.clone())).flatten()
+            && earlier != fingerprint
+        {
+            on_superseded.run(earlier);
+        }
+    });
     let control = StoredValue::new(TrainControl::default());
 
     let start = move |_| {
@@ -121,6 +136,7 @@ pub fn TrainingPanel(
         run.losses.set(Vec::new());
         run.validations.set(Vec::new());
         run.progress.set(None);
+        handed_on.set_value(None);
         run.phase.set(Phase::Preparing);
         spawn_local(async move {
             let prepared = async {
@@ -129,7 +145,7 @@ pub fn TrainingPanel(
                 Trainer::new(&session.model, &session.tokenizer, config, &train, &dev).map_err(|e| e.to_string())
             };
             match prepared.await {
-                Ok(fresh) => drive(session, fresh, control.get_value(), run, trainer, on_prompt).await,
+                Ok(fresh) => drive(session, fresh, control.get_value(), run, trainer, hand_on).await,
                 Err(error) => run.phase.set(Phase::Failed(error)),
             }
         });
@@ -141,7 +157,7 @@ pub fn TrainingPanel(
             return;
         };
         control.with_value(|c| c.set_paused(false));
-        spawn_local(drive(session, paused, control.get_value(), run, trainer, on_prompt));
+        spawn_local(drive(session, paused, control.get_value(), run, trainer, hand_on));
     };
     let cancel = move |_| {
         control.with_value(TrainControl::cancel);
@@ -186,8 +202,8 @@ pub fn TrainingPanel(
     }
 }
 
-/// Runs `trainer` until it stops, mirroring its events into `run`; hands the prompt on at every stop and
-/// keeps a paused trainer for resuming.
+/// Runs `trainer` until it stops, mirroring its events into `run`; hands the prompt on at each improvement
+/// and at every stop, and keeps a paused trainer for resuming.
 async fn drive(
     session: Session,
     mut fresh: Trainer,
@@ -198,17 +214,34 @@ async fn drive(
 ) {
     run.phase.set(Phase::Running);
     let outcome = fresh
-        .run(&session.model, &control, READBACK_EVERY, |event| match event {
+        .run(&session.model, &control, READBACK_EVERY, |event, now| match event {
             TrainEvent::Steps { records, progress } => {
                 run.losses.update(|l| l.extend(records.iter().map(|r| (r.step, r.loss))));
                 run.progress.set(Some(progress));
             }
-            TrainEvent::Validation { record, .. } => run.validations.update(|v| v.push(record)),
+            TrainEvent::Validation { record, improved } => {
+                run.validations.update(|v| v.push(record));
+                if let Some(best) = improved.then(|| now.best_prompt_file(&session.name)).flatten() {
+                    on_prompt.run(best);
+                }
+            }
         })
         .await;
-    match fresh.prompt_file(&session.name).await {
-        Ok(file) => on_prompt.run(file),
-        Err(error) => web_sys::console::error_1(&format!("the prompt could not be read back: {error}").into()),
+    // A lost device cannot read the current prompt back; the best one so far is already on the host.
+    let kept = match fresh.prompt_file(&session.name).await {
+        Ok(file) => Some(file),
+        Err(error) => {
+            web_sys::console::error_1(&format!("the prompt could not be read back: {error}").into());
+            fresh.best_prompt_file(&session.name)
+        }
+    };
+    let kept_note = if kept.is_some() {
+        "The best prompt so far is kept below and in Saved runs."
+    } else {
+        "No validation had finished, so no prompt was kept."
+    };
+    if let Some(file) = kept {
+        on_prompt.run(file);
     }
     run.phase.set(match outcome {
         Ok(RunOutcome::Finished) => Phase::Finished,
@@ -217,7 +250,7 @@ async fn drive(
             Phase::Paused
         }
         Ok(RunOutcome::Cancelled) => Phase::Cancelled,
-        Err(error) => Phase::Failed(format!("{error}. The prompt so far is kept below.")),
+        Err(error) => Phase::Failed(format!("{error}. {kept_note}")),
     });
 }
 

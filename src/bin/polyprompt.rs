@@ -432,7 +432,7 @@ fn run_with_progress(trainer: &mut Trainer, model: &CausalLm) -> Result<RunOutco
         "{spinner} train [{bar:30}] {pos}/{len} steps · {msg} · ETA {eta}",
     );
     progress.set_position(trainer.steps_done() as u64);
-    let outcome = pollster::block_on(trainer.run(model, &control, READBACK_EVERY, |event| match event {
+    let outcome = pollster::block_on(trainer.run(model, &control, READBACK_EVERY, |event, _| match event {
         TrainEvent::Steps { records, progress: p } => {
             progress.set_position(p.step as u64);
             if let Some(last) = records.last() {
