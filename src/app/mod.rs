@@ -9,6 +9,7 @@ mod model_picker;
 mod paper_study;
 mod prompt_actions;
 mod results;
+mod run_store;
 mod save;
 mod saved_runs;
 mod session;
@@ -79,12 +80,30 @@ pub fn App() -> impl IntoView {
         results.set(Vec::new());
         prompt.set(Some(file));
     });
-    let runs = RwSignal::new(saved_runs::load());
+    let runs = RwSignal::new(Vec::<SavedRun>::new());
+    let runs_loaded = RwSignal::new(false);
     let save_error = RwSignal::new(None::<String>);
-    // Every prompt the page holds is saved at once, and again as its results come in.
+    spawn_local(async move {
+        match run_store::load_all().await {
+            Ok(stored) => {
+                // A prompt the page opened with (a share link) that is already saved shows its results.
+                let id = prompt.with_untracked(|p| p.as_ref().map(PromptFile::fingerprint));
+                if let Some(run) = stored.iter().find(|r| Some(&r.id) == id.as_ref()) {
+                    results.set(run.results.clone());
+                }
+                runs.set(stored);
+            }
+            Err(error) => save_error.set(Some(format!(
+                "Saved runs could not be read from this browser's storage ({error}): download prompt files to keep them."
+            ))),
+        }
+        runs_loaded.set(true);
+    });
+    // Every prompt the page holds is saved at once, and again as its results come in (once the stored runs
+    // are read, so that saving never replaces one unseen).
     Effect::new(move |_| {
-        if let Some(file) = prompt.get() {
-            save_error.set(saved_runs::save(runs, &file, &results.get()).err());
+        if let (true, Some(file)) = (runs_loaded.get(), prompt.get()) {
+            saved_runs::save(runs, &file, &results.get(), save_error);
         }
     });
     let on_open = Callback::new(move |run: SavedRun| match run.prompt_file() {

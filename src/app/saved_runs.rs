@@ -1,18 +1,16 @@
 //! Runs kept in the browser: every prompt the page holds (trained, paused, cancelled, imported or opened
 //! from a link) is saved at once with its results, so a reload or a crash loses nothing; saved runs can
-//! be reopened and compared side by side.
+//! be reopened and compared side by side. They stay until the user deletes them: none is dropped to make
+//! room (when the browser's quota is reached, saving says so). Storage: `run_store` (IndexedDB).
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use gloo::storage::{LocalStorage, Storage};
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 use serde::{Deserialize, Serialize};
 
+use super::run_store;
 use crate::eval::{LanguageResult, mean_accuracy};
 use crate::prompt_file::PromptFile;
-
-/// Runs stay until the user deletes them: none is dropped to make room (a 10-vector prompt for a 560M
-/// model takes ~55 kB; when the browser's quota is reached, saving says so).
-const STORAGE_KEY: &str = "polyprompt-runs-v1";
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SavedRun {
@@ -47,33 +45,31 @@ fn label(file: &PromptFile) -> String {
     format!("L{} · {} · {init}{mlp}{unfinished}", file.length, file.metadata.base_model)
 }
 
-/// The runs in storage, newest first; unreadable storage counts as empty (and is said in the console).
-pub fn load() -> Vec<SavedRun> {
-    LocalStorage::get(STORAGE_KEY).unwrap_or_else(|e| {
-        if !matches!(e, gloo::storage::errors::StorageError::KeyNotFound(_)) {
-            web_sys::console::warn_1(&format!("saved runs unreadable: {e}").into());
-        }
-        Vec::new()
-    })
-}
-
-/// Saves `file` (and its results) as the newest run, replacing its earlier entry. Returns why not, if the
-/// browser refused (storage full or disabled).
-pub fn save(runs: RwSignal<Vec<SavedRun>>, file: &PromptFile, results: &[LanguageResult]) -> Result<(), String> {
+/// Saves `file` (and its results) as the newest run, replacing its earlier entry; a prompt saved again
+/// without results keeps the results it was saved with (the same vectors score the same). The list
+/// updates at once; if the browser then refuses the write (storage full or disabled), `error` says so.
+pub fn save(runs: RwSignal<Vec<SavedRun>>, file: &PromptFile, results: &[LanguageResult], error: RwSignal<Option<String>>) {
+    let id = file.fingerprint();
+    let mut list = runs.get_untracked();
+    let kept_results = match list.iter().find(|r| r.id == id) {
+        Some(earlier) if results.is_empty() => earlier.results.clone(),
+        _ => results.to_vec(),
+    };
     let run = SavedRun {
-        id: file.fingerprint(),
+        id,
         label: label(file),
         saved_at: js_sys::Date::now(),
         prompt: STANDARD.encode(file.to_safetensors()),
-        results: results.to_vec(),
+        results: kept_results,
     };
-    let mut list = runs.get_untracked();
     list.retain(|r| r.id != run.id);
-    list.insert(0, run);
-    LocalStorage::set(STORAGE_KEY, &list)
-        .map_err(|e| format!("The run could not be saved in this browser ({e}): download the prompt file to keep it, or delete saved runs to make room."))?;
+    list.insert(0, run.clone());
     runs.set(list);
-    Ok(())
+    spawn_local(async move {
+        error.set(run_store::put(&run).await.err().map(|e| {
+            format!("The run could not be saved in this browser ({e}): download the prompt file to keep it, or delete saved runs to make room.")
+        }));
+    });
 }
 
 /// Deletes the run `id` if it has no results: a prompt a training run saved on its way and has since
@@ -85,11 +81,13 @@ pub fn forget_superseded(runs: RwSignal<Vec<SavedRun>>, id: &str) {
 }
 
 fn delete(runs: RwSignal<Vec<SavedRun>>, id: &str) {
-    let mut list = runs.get_untracked();
-    list.retain(|r| r.id != id);
-    if LocalStorage::set(STORAGE_KEY, &list).is_ok() {
-        runs.set(list);
-    }
+    runs.update(|list| list.retain(|r| r.id != id));
+    let id = id.to_string();
+    spawn_local(async move {
+        if let Err(error) = run_store::delete(&id).await {
+            web_sys::console::error_1(&format!("deleting saved run {id} failed: {error}").into());
+        }
+    });
 }
 
 /// Saved runs: open one, delete one, and compare the chosen ones' accuracies side by side.

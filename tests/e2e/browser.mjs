@@ -112,3 +112,18 @@ export function promptFile({ length, hidden = 64, baseModel = 'polyprompt-test/t
 
 /** Console messages that report a Content-Security-Policy violation. */
 export const cspViolations = (log) => log.filter((line) => /Content Security Policy/i.test(line));
+
+/** How many runs the page's IndexedDB holds (writes land a moment after the list on the page changes). */
+export function storedRunCount(page) {
+  return page.evaluate(() => new Promise((resolve, reject) => {
+    const open = indexedDB.open('polyprompt');
+    // Never create the database here: the app creates it with its store.
+    open.onupgradeneeded = () => open.transaction.abort();
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => {
+      const count = open.result.transaction('runs').objectStore('runs').count();
+      count.onsuccess = () => { open.result.close(); resolve(count.result); };
+      count.onerror = () => reject(count.error);
+    };
+  }));
+}

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import jsQR from 'jsqr';
 import { PNG } from 'pngjs';
-import { startServer, launch, shots, promptFile, importPrompt, cspViolations } from './browser.mjs';
+import { startServer, launch, shots, promptFile, importPrompt, storedRunCount, cspViolations } from './browser.mjs';
 
 const hostedDir = fs.mkdtempSync(path.join(os.tmpdir(), 'polyprompt-hosted-'));
 let server;
@@ -138,6 +138,7 @@ test('a prompt too long for a link is shared as a link to its hosted file, fetch
 
     // Without a saved run it opens as a new prompt.
     await page.getByRole('button', { name: /^Delete / }).click();
+    while (await storedRunCount(page) > 0) await page.waitForTimeout(50);
     await page.reload();
     await page.getByTestId('hosted-fetch').click();
     await notice.filter({ hasText: /Opened a shared prompt: 300 vectors for polyprompt-test\/tiny-bloom/ }).waitFor();

@@ -1,10 +1,10 @@
-// No trained prompt is dropped from the browser's storage to make room for another, and a browser whose
-// storage is full says so while the prompt stays on the page to download. Prompts are imported files: no
-// model is needed.
+// Saved runs live in IndexedDB: no trained prompt is dropped to make room for another, a browser whose
+// storage is full says so while the prompt stays on the page to download, and runs an earlier version
+// kept in LocalStorage move over. Prompts are imported files: no model is needed.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { startServer, launch, shots, importPrompt, cspViolations } from './browser.mjs';
+import { startServer, launch, shots, importPrompt, promptFile, cspViolations } from './browser.mjs';
 
 let server;
 before(async () => { server = await startServer(); });
@@ -36,10 +36,10 @@ test('a full storage quota is reported and the prompt can still be downloaded', 
   try {
     // The browser refuses to store runs, as it does once the origin's quota is used up.
     await page.addInitScript(() => {
-      const setItem = Storage.prototype.setItem;
-      Storage.prototype.setItem = function (key, value) {
-        if (key === 'polyprompt-runs-v1') throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
-        return setItem.call(this, key, value);
+      const put = IDBObjectStore.prototype.put;
+      IDBObjectStore.prototype.put = function (...args) {
+        if (this.name === 'runs') throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
+        return put.apply(this, args);
       };
     });
     await page.goto(server.url);
@@ -51,6 +51,33 @@ test('a full storage quota is reported and the prompt can still be downloaded', 
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('prompt-download').click()]);
     assert.match(download.suggestedFilename(), /\.safetensors$/);
     await page.screenshot({ path: path.join(shots, 'storage-full.png'), fullPage: true });
+  } catch (error) {
+    console.error(browser.log.join('\n'));
+    throw error;
+  } finally {
+    await browser.close();
+  }
+});
+
+test('runs an earlier version kept in LocalStorage move to IndexedDB', { timeout: 120_000 }, async () => {
+  const browser = await launch({ webgpu: false });
+  const { page } = browser;
+  try {
+    await page.goto(server.url);
+    await page.getByTestId('app-main').waitFor();
+    await page.evaluate((prompt) => localStorage.setItem('polyprompt-runs-v1', JSON.stringify([{
+      id: 'feedbeef', label: 'L2 · kept by an earlier version', saved_at: 1, prompt, results: [],
+    }])), promptFile({ length: 2 }).toString('base64'));
+    await page.reload();
+    const moved = page.getByTestId('saved-run').filter({ hasText: 'kept by an earlier version' });
+    await moved.waitFor();
+    assert.equal(await page.evaluate(() => localStorage.getItem('polyprompt-runs-v1')), null, 'left in LocalStorage');
+    await page.reload();
+    await moved.waitFor();
+    assert.equal(await page.getByTestId('saved-run').count(), 1);
+    await moved.getByTestId('saved-run-open').click();
+    assert.equal(await page.getByTestId('prompt-summary').getAttribute('data-length'), '2');
+    assert.deepEqual(cspViolations(browser.log), [], 'the Content-Security-Policy blocked something');
   } catch (error) {
     console.error(browser.log.join('\n'));
     throw error;
