@@ -12,6 +12,7 @@ pub mod languages;
 pub mod model;
 pub mod prompt;
 pub mod prompt_file;
+pub mod pytorch_bin;
 pub mod quant;
 pub mod sib200;
 pub mod share;

@@ -8,8 +8,8 @@
 //! apply a file to a burn `Module`, but the token embedding is not a module parameter here (it stays on the
 //! host, see `model::embedding`), and their apply result reports problems per store, not as the typed
 //! missing/unexpected/shape/dtype errors below. So safetensors bytes are read with the `safetensors` crate
-//! (works from bytes, also in wasm) and `.bin` files with burn-store's PyTorch reader (`pytorch_reader`),
-//! which reads tensors lazily from a file.
+//! (works from bytes, also in wasm); a `.bin` file's bytes with [`crate::pytorch_bin`], and a `.bin` file on
+//! disk ([`load_dir`]) with burn-store's PyTorch reader (`pytorch_reader`), which reads tensors lazily.
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
@@ -24,6 +24,7 @@ use crate::model::bloom::Bloom;
 use crate::model::embedding::HostEmbedding;
 use crate::model::linear::FrozenLinear;
 use crate::model::xglm::Xglm;
+use crate::pytorch_bin::{self, BinError};
 use crate::model::{CausalLm, ConfigError, DEFAULT_MAX_CHUNK_BYTES, Family, ModelConfig, WeightDtype};
 use crate::quant::{BLOCK, Matrix};
 
@@ -114,11 +115,6 @@ pub enum WeightsError {
     NotQuantizable { tensor: String, cols: usize },
     #[error("this device cannot store {0} weights (a GPU without f16 shader support, say): choose another dtype")]
     DtypeUnsupported(&'static str),
-    #[error(
-        "pytorch_model.bin can only be read natively (burn's PyTorch reader reads from a file); in the \
-         browser, use the checkpoint's model.safetensors"
-    )]
-    PytorchNeedsFile,
     #[error("config.json: {0}")]
     Config(#[from] ConfigError),
     #[error("cannot read {path}: {source}")]
@@ -165,29 +161,7 @@ pub fn load(
     device: &Device,
     options: &LoadOptions,
 ) -> Result<CausalLm, WeightsError> {
-    let mut copy = None;
-    build(config, &mut Checkpoint::open(file, &mut copy)?, device, options)
-}
-
-/// burn's PyTorch reader takes a path: a private temporary copy of a `.bin` file's bytes, removed on drop.
-struct TempCopy(std::path::PathBuf);
-
-impl TempCopy {
-    #[cfg(not(target_arch = "wasm32"))]
-    fn new(bytes: &[u8]) -> Result<TempCopy, WeightsError> {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let name = format!("polyprompt-{}-{}.bin", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
-        let copy = TempCopy(std::env::temp_dir().join(name));
-        std::fs::write(&copy.0, bytes).map_err(|source| io_error(&copy.0, source))?;
-        Ok(copy)
-    }
-}
-
-impl Drop for TempCopy {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
+    build(config, &mut Checkpoint::open(file)?, device, options)
 }
 
 /// Loads a model directory in the hub's layout: `config.json` plus `model.safetensors` (preferred) or
@@ -243,8 +217,7 @@ fn build(
 /// as `dtype` (vectors stay f32), named as `config`'s family expects. [`load`] reads it back to exactly the
 /// tensors that loading `file` with `LoadOptions::dtype` = `dtype` gives.
 pub fn convert(config: &ModelConfig, file: WeightsFile, dtype: WeightDtype) -> Result<Vec<u8>, WeightsError> {
-    let mut copy = None;
-    let mut ckpt = Checkpoint::open(file, &mut copy)?;
+    let mut ckpt = Checkpoint::open(file)?;
     ckpt.check(config)?;
     if dtype == WeightDtype::Int8 {
         ckpt.check_quantizable()?;
@@ -308,18 +281,25 @@ pub(crate) struct Checkpoint<'a> {
 }
 
 impl<'a> Checkpoint<'a> {
-    /// The tensors of `file`; a `.bin` file is read through a temporary copy that `copy` keeps alive.
-    fn open(file: WeightsFile<'a>, copy: &mut Option<TempCopy>) -> Result<Self, WeightsError> {
+    /// The tensors of `file`, read in place from its bytes.
+    fn open(file: WeightsFile<'a>) -> Result<Self, WeightsError> {
         match file {
             WeightsFile::Safetensors(bytes) => Checkpoint::safetensors(bytes),
-            #[cfg(not(target_arch = "wasm32"))]
-            WeightsFile::PytorchBin(bytes) => Checkpoint::pytorch(&copy.insert(TempCopy::new(bytes)?).0),
-            #[cfg(target_arch = "wasm32")]
-            WeightsFile::PytorchBin(_) => {
-                let _ = copy;
-                Err(WeightsError::PytorchNeedsFile)
-            }
+            WeightsFile::PytorchBin(bytes) => Checkpoint::pytorch_bytes(bytes),
         }
+    }
+
+    fn pytorch_bytes(bytes: &'a [u8]) -> Result<Self, WeightsError> {
+        const FILE: &str = "pytorch_model.bin";
+        let tensors = pytorch_bin::read(bytes).map_err(|e| match e {
+            BinError::Truncated(detail) => WeightsError::Truncated { file: FILE, detail },
+            BinError::Corrupt(detail) => WeightsError::Corrupt { file: FILE, detail },
+        })?;
+        let entries = tensors
+            .into_iter()
+            .map(|(name, t)| (name, Entry { dtype: t.dtype, shape: t.shape, data: Stored::Bytes(t.data) }))
+            .collect();
+        Ok(Self { entries })
     }
 
     fn safetensors(bytes: &'a [u8]) -> Result<Self, WeightsError> {

@@ -76,3 +76,28 @@ test('a model from local files loads, trains and evaluates', { timeout: 480_000 
     await browser.close();
   }
 });
+
+test('an XGLM whose weights are a pytorch_model.bin loads in the browser and trains', { timeout: 300_000 }, async () => {
+  const browser = await launch({ webgpu: false });
+  const { page } = browser;
+  const xglm = (file) => path.join(repo, 'tests/fixtures/tiny-xglm', file);
+  try {
+    await page.goto(server.url);
+    await page.getByTestId('model-files').setInputFiles(['config.json', 'tokenizer.json', 'pytorch_model.bin'].map(xglm));
+    await page.locator('[data-testid=model-loaded][data-loaded=true]').waitFor({ timeout: 60_000 });
+    assert.match(await page.getByTestId('model-summary').innerText(), /XGLM · hidden 64 · 2 layers/);
+    await setField(page, 'setting-epochs', 1);
+    await setField(page, 'setting-length', 2);
+    await page.getByTestId('train-start').click();
+    await page.locator('[data-testid=train-status][data-phase=finished]').waitFor({ timeout: 240_000 });
+    assert.match(await page.getByTestId('prompt-summary').innerText(), /^2 vectors × 64 .* for local-model/);
+    await page.screenshot({ path: path.join(shots, 'local-model-xglm-bin.png'), fullPage: true });
+    assert.deepEqual(cspViolations(browser.log), []);
+  } catch (error) {
+    await page.screenshot({ path: path.join(shots, 'local-model-xglm-bin-failure.png'), fullPage: true }).catch(() => {});
+    console.error(browser.log.join('\n'));
+    throw error;
+  } finally {
+    await browser.close();
+  }
+});
