@@ -6,7 +6,6 @@
 //! at the end; the LM head tied to `word_embeddings`.
 use burn::module::Module;
 use burn::nn::LayerNorm;
-use burn::tensor::activation::gelu_approximate;
 use burn::tensor::{Bool, Device, Tensor, TensorData};
 
 use super::embedding::{HostEmbedding, prefix_rows};
@@ -49,14 +48,23 @@ pub struct BloomBlock {
     pub mlp: BloomMlp,
 }
 
+/// `BloomGelu`, the tanh approximation: x/2 · (1 + tanh(√(2/π) · (x + 0.044715 x³))). burn's
+/// `gelu_approximate` computes the same but takes the cube through `powf`, a scalar libm call per element
+/// (and again in its gradient) on the CPU backend; products are vectorised.
+fn bloom_gelu(x: Tensor<3>) -> Tensor<3> {
+    const SQRT_2_OVER_PI: f64 = 0.797_884_560_802_865_4;
+    let cube = x.clone() * x.clone() * x.clone();
+    let inner = (x.clone() + cube * 0.044715) * SQRT_2_OVER_PI;
+    x * (inner.tanh() + 1.0) * 0.5
+}
+
 impl BloomBlock {
     pub(super) fn forward(&self, hidden: Tensor<3>, alibi: Tensor<4>, blocked: Tensor<4, Bool>) -> Tensor<3> {
         // The residual is the block input, not the LayerNorm output.
         let residual = hidden.clone();
         let attn_output = residual + self.self_attention.forward(self.input_layernorm.forward(hidden), alibi, blocked);
         let residual = attn_output.clone();
-        // `BloomGelu` is the tanh approximation.
-        let up = gelu_approximate(self.mlp.dense_h_to_4h.forward(self.post_attention_layernorm.forward(attn_output)));
+        let up = bloom_gelu(self.mlp.dense_h_to_4h.forward(self.post_attention_layernorm.forward(attn_output)));
         residual + self.mlp.dense_4h_to_h.forward(up)
     }
 }
