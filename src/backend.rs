@@ -101,7 +101,7 @@ pub async fn init(preference: Preference) -> (Device, BackendInfo) {
                 .to_string();
             let info = BackendInfo::Gpu {
                 adapter,
-                max_binding_bytes: limits.max_storage_buffer_binding_size as u64,
+                max_binding_bytes: limits.max_storage_buffer_binding_size,
                 max_buffer_bytes: limits.max_buffer_size,
             };
             (device, info)

@@ -538,7 +538,7 @@ impl Trainer {
         let batch = build_batch(&sentences, &self.config.format(), model.config());
         let output = self.inner.step(model, &batch, &labels);
         self.pending.push((step, output));
-        (step + 1) % self.steps_per_epoch == 0 || step + 1 == self.total_steps()
+        (step + 1).is_multiple_of(self.steps_per_epoch) || step + 1 == self.total_steps()
     }
 
     /// Reads back the queued steps' losses in one transfer and records them.

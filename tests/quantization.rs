@@ -130,7 +130,7 @@ fn trained_prompt(model: &CausalLm, tokenizer: &TextTokenizer) -> Tensor<2> {
     let dev = sib200::read_split(&data, "eng_Latn", Split::Dev).unwrap();
     let config = TrainConfig { epochs: 5, ..TrainConfig::paper(4) };
     let mut trainer = Trainer::new(model, tokenizer, config, &train, &dev).unwrap();
-    pollster::block_on(trainer.run(model, &TrainControl::default(), 8, |_| {})).unwrap();
+    pollster::block_on(trainer.run(model, &TrainControl::default(), 8, |_, _| {})).unwrap();
     pollster::block_on(trainer.prompt_file("tiny")).unwrap().tensor(model.device())
 }
 

@@ -83,7 +83,7 @@ fn training_on_english_lowers_the_loss_clearly() {
 fn run_steps(trainer: &mut Trainer, model: &CausalLm, steps: usize) {
     for _ in 0..steps {
         trainer.step(model);
-        if trainer.steps_done() % 3 == 0 {
+        if trainer.steps_done().is_multiple_of(3) {
             pollster::block_on(trainer.flush()).unwrap();
         }
     }
