@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { startServer, launch, shots, cspViolations } from './browser.mjs';
+import { startServer, shots, cspViolations, withBrowser } from './browser.mjs';
 
 let server;
 before(async () => { server = await startServer(); });
@@ -14,8 +14,7 @@ for (const { name, webgpu, backend } of [
   { name: 'cpu-fallback', webgpu: false, backend: 'cpu' },
 ]) {
   test(`app mounts and trains a step on ${name}`, { timeout: 240_000 }, async () => {
-    const browser = await launch({ webgpu });
-    try {
+    await withBrowser({ webgpu, failure: `app-${name}-failure.png` }, async (browser) => {
       const { page } = browser;
       await page.goto(server.url);
       await page.getByTestId('app-main').waitFor();
@@ -35,12 +34,6 @@ for (const { name, webgpu, backend } of [
       assert.ok(after < before, `loss ${before} -> ${after}`);
       assert.deepEqual(cspViolations(browser.log), [], 'the Content-Security-Policy blocked something');
       await page.screenshot({ path: path.join(shots, `app-${name}.png`), fullPage: true });
-    } catch (error) {
-      await browser.page.screenshot({ path: path.join(shots, `app-${name}-failure.png`) }).catch(() => {});
-      console.error(browser.log.join('\n'));
-      throw error;
-    } finally {
-      await browser.close();
-    }
+    });
   });
 }

@@ -63,6 +63,24 @@ export async function launch({ webgpu }) {
   return { context, page, log, close: () => context.close() };
 }
 
+/**
+ * Runs `body` with a fresh headless Chromium (see `launch`). If it fails, the page as it was is saved as
+ * `failure` (a file name under target/e2e/) and the browser's console is printed; the browser is always
+ * closed.
+ */
+export async function withBrowser({ webgpu, failure }, body) {
+  const browser = await launch({ webgpu });
+  try {
+    await body(browser);
+  } catch (error) {
+    if (failure) await browser.page.screenshot({ path: path.join(shots, failure), fullPage: true }).catch(() => {});
+    console.error(browser.log.join('\n'));
+    throw error;
+  } finally {
+    await browser.close();
+  }
+}
+
 /** Downloads the tiny fixture BLOOM from the test server's hub layout and waits until it is loaded. */
 export async function loadTinyBloom(page, server) {
   await page.getByTestId('model-id').fill(`${server.url}polyprompt-test/tiny-bloom`);

@@ -3,7 +3,7 @@
 // scripts and fetches to hosts the app has no business with.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launch, shots, cspViolations } from './browser.mjs';
+import { startServer, shots, cspViolations, withBrowser } from './browser.mjs';
 import path from 'node:path';
 
 let server;
@@ -11,9 +11,8 @@ before(async () => { server = await startServer(); });
 after(() => server.stop());
 
 test('the app runs under its Content-Security-Policy, which blocks injected scripts and foreign fetches', { timeout: 240_000 }, async () => {
-  const browser = await launch({ webgpu: false });
-  const { page } = browser;
-  try {
+  await withBrowser({ webgpu: false, failure: 'csp-failure.png' }, async (browser) => {
+    const { page } = browser;
     await page.goto(server.url);
     const policy = await page.locator('meta[http-equiv=Content-Security-Policy]').getAttribute('content');
     assert.match(policy, /script-src 'self' 'wasm-unsafe-eval' 'sha256-[A-Za-z0-9+/]+=*'(;| )/);
@@ -38,11 +37,5 @@ test('the app runs under its Content-Security-Policy, which blocks injected scri
     assert.equal(blocked.fetched, 'refused');
     assert.deepEqual(blocked.violations.sort(), ['connect-src', 'script-src-elem']);
     await page.screenshot({ path: path.join(shots, 'csp.png'), fullPage: true });
-  } catch (error) {
-    await page.screenshot({ path: path.join(shots, 'csp-failure.png'), fullPage: true }).catch(() => {});
-    console.error(browser.log.join('\n'));
-    throw error;
-  } finally {
-    await browser.close();
-  }
+  });
 });

@@ -4,16 +4,15 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { startServer, launch, shots, setField, loadTinyBloom, cspViolations } from './browser.mjs';
+import { startServer, shots, setField, loadTinyBloom, cspViolations, withBrowser } from './browser.mjs';
 
 let server;
 before(async () => { server = await startServer(); });
 after(() => server.stop());
 
 test('a page killed mid-training keeps its best prompt so far', { timeout: 300_000 }, async () => {
-  const browser = await launch({ webgpu: false });
-  let { page } = browser;
-  try {
+  await withBrowser({ webgpu: false, failure: 'interrupt-failure.png' }, async (browser) => {
+    let { page } = browser;
     await page.goto(server.url);
     await loadTinyBloom(page, server);
     // 60 epochs of 7 steps: far from done when the page dies after two validations.
@@ -36,6 +35,7 @@ test('a page killed mid-training keeps its best prompt so far', { timeout: 300_0
     await crashed;
 
     page = await browser.context.newPage();
+    browser.page = page;
     page.on('console', (msg) => browser.log.push(`[${msg.type()}] ${msg.text()}`));
     await page.goto(server.url);
     // The run is there, at its last saved step or later (the page may have saved once more), and
@@ -52,11 +52,5 @@ test('a page killed mid-training keeps its best prompt so far', { timeout: 300_0
     assert.equal(await summary.getAttribute('data-length'), '4');
     await page.screenshot({ path: path.join(shots, 'interrupt-reloaded.png'), fullPage: true });
     assert.deepEqual(cspViolations(browser.log), [], 'the Content-Security-Policy blocked something');
-  } catch (error) {
-    await page.screenshot({ path: path.join(shots, 'interrupt-failure.png'), fullPage: true }).catch(() => {});
-    console.error(browser.log.join('\n'));
-    throw error;
-  } finally {
-    await browser.close();
-  }
+  });
 });

@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startServer, launch, shots, repo, cspViolations, setField } from './browser.mjs';
+import { startServer, shots, repo, cspViolations, setField, withBrowser } from './browser.mjs';
 
 let server;
 before(async () => { server = await startServer(); });
@@ -14,11 +14,10 @@ after(() => server.stop());
 const fixture = (file) => path.join(repo, 'tests/fixtures/tiny-bloom', file);
 
 test('a model from local files loads, trains and evaluates', { timeout: 480_000 }, async () => {
-  const browser = await launch({ webgpu: false });
-  const { page } = browser;
-  const status = page.getByTestId('model-status');
-  const loaded = page.getByTestId('model-loaded');
-  try {
+  await withBrowser({ webgpu: false, failure: 'local-model-failure.png' }, async (browser) => {
+    const { page } = browser;
+    const status = page.getByTestId('model-status');
+    const loaded = page.getByTestId('model-loaded');
     await page.goto(server.url);
     const picker = page.getByTestId('model-files');
 
@@ -68,20 +67,13 @@ test('a model from local files loads, trains and evaluates', { timeout: 480_000 
 
     assert.deepEqual(server.requests.filter((r) => r.includes('/polyprompt-test/')), [], 'fetched model files');
     assert.deepEqual(cspViolations(browser.log), []);
-  } catch (error) {
-    await page.screenshot({ path: path.join(shots, 'local-model-failure.png'), fullPage: true }).catch(() => {});
-    console.error(browser.log.join('\n'));
-    throw error;
-  } finally {
-    await browser.close();
-  }
+  });
 });
 
 test('an XGLM whose weights are a pytorch_model.bin loads in the browser and trains', { timeout: 300_000 }, async () => {
-  const browser = await launch({ webgpu: false });
-  const { page } = browser;
-  const xglm = (file) => path.join(repo, 'tests/fixtures/tiny-xglm', file);
-  try {
+  await withBrowser({ webgpu: false, failure: 'local-model-xglm-bin-failure.png' }, async (browser) => {
+    const { page } = browser;
+    const xglm = (file) => path.join(repo, 'tests/fixtures/tiny-xglm', file);
     await page.goto(server.url);
     await page.getByTestId('model-files').setInputFiles(['config.json', 'tokenizer.json', 'pytorch_model.bin'].map(xglm));
     await page.locator('[data-testid=model-loaded][data-loaded=true]').waitFor({ timeout: 60_000 });
@@ -93,11 +85,5 @@ test('an XGLM whose weights are a pytorch_model.bin loads in the browser and tra
     assert.match(await page.getByTestId('prompt-summary').innerText(), /^2 vectors × 64 .* for local-model/);
     await page.screenshot({ path: path.join(shots, 'local-model-xglm-bin.png'), fullPage: true });
     assert.deepEqual(cspViolations(browser.log), []);
-  } catch (error) {
-    await page.screenshot({ path: path.join(shots, 'local-model-xglm-bin-failure.png'), fullPage: true }).catch(() => {});
-    console.error(browser.log.join('\n'));
-    throw error;
-  } finally {
-    await browser.close();
-  }
+  });
 });

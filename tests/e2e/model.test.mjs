@@ -3,23 +3,22 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { startServer, launch, shots } from './browser.mjs';
+import { startServer, shots, withBrowser } from './browser.mjs';
 
 let server;
 before(async () => { server = await startServer(); });
 after(() => server.stop());
 
 test('model files download with progress and come from the cache after a reload', { timeout: 180_000 }, async () => {
-  const browser = await launch({ webgpu: false });
-  const { page } = browser;
-  const modelUrl = `${server.url}polyprompt-test/tiny-bloom`;
-  const download = async () => {
-    await page.getByTestId('model-id').fill(modelUrl);
-    await page.getByTestId('model-download').click();
-    await page.getByTestId('model-status').filter({ hasText: /^Ready/ }).waitFor({ timeout: 60_000 });
-  };
-  const fileRequests = () => server.requests.filter((r) => r.includes('/polyprompt-test/tiny-bloom/'));
-  try {
+  await withBrowser({ webgpu: false, failure: 'model-failure.png' }, async (browser) => {
+    const { page } = browser;
+    const modelUrl = `${server.url}polyprompt-test/tiny-bloom`;
+    const download = async () => {
+      await page.getByTestId('model-id').fill(modelUrl);
+      await page.getByTestId('model-download').click();
+      await page.getByTestId('model-status').filter({ hasText: /^Ready/ }).waitFor({ timeout: 60_000 });
+    };
+    const fileRequests = () => server.requests.filter((r) => r.includes('/polyprompt-test/tiny-bloom/'));
     await page.goto(server.url);
     await download();
     const rows = page.getByTestId('download-row');
@@ -42,11 +41,5 @@ test('model files download with progress and come from the cache after a reload'
     await page.getByTestId('model-download').click();
     await page.getByTestId('model-status').filter({ hasText: /404/ }).waitFor();
     assert.match(await page.getByTestId('model-status').innerText(), /check the model id/);
-  } catch (error) {
-    await page.screenshot({ path: path.join(shots, 'model-failure.png') }).catch(() => {});
-    console.error(browser.log.join('\n'));
-    throw error;
-  } finally {
-    await browser.close();
-  }
+  });
 });

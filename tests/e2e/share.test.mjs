@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import jsQR from 'jsqr';
 import { PNG } from 'pngjs';
-import { startServer, launch, shots, promptFile, importPrompt, storedRunCount, cspViolations } from './browser.mjs';
+import { startServer, shots, promptFile, importPrompt, storedRunCount, cspViolations, withBrowser } from './browser.mjs';
 
 const hostedDir = fs.mkdtempSync(path.join(os.tmpdir(), 'polyprompt-hosted-'));
 let server;
@@ -38,9 +38,8 @@ async function checkQr(page, link) {
 }
 
 test('the share link has a QR code that scans to it and follows it', { timeout: 120_000 }, async () => {
-  const browser = await launch({ webgpu: false });
-  const { page } = browser;
-  try {
+  await withBrowser({ webgpu: false, failure: 'share-qr-failure.png' }, async (browser) => {
+    const { page } = browser;
     await page.goto(server.url);
     await importPrompt(page, 1, 1);
     const link = await page.getByTestId('share-link').inputValue();
@@ -59,13 +58,7 @@ test('the share link has a QR code that scans to it and follows it', { timeout: 
     await page.getByTestId('share-qr-too-long').waitFor();
     assert.equal(await page.getByTestId('share-qr').count(), 0);
     assert.deepEqual(cspViolations(browser.log), []);
-  } catch (error) {
-    await page.screenshot({ path: path.join(shots, 'share-qr-failure.png'), fullPage: true }).catch(() => {});
-    console.error(browser.log.join('\n'));
-    throw error;
-  } finally {
-    await browser.close();
-  }
+  });
 });
 
 test('a prompt too long for a link is shared as a link to its hosted file, fetched only on request', { timeout: 180_000 }, async () => {
@@ -74,10 +67,9 @@ test('a prompt too long for a link is shared as a link to its hosted file, fetch
   fs.writeFileSync(path.join(hostedDir, 'long.safetensors'), long);
   const hostedUrl = `${server.url}hosted/long.safetensors`;
   const hostedRequests = () => server.requests.filter((r) => r.includes('/hosted/long.safetensors'));
-  const sharer = await launch({ webgpu: false });
   let link;
   let fingerprint;
-  try {
+  await withBrowser({ webgpu: false, failure: 'share-hosted-failure.png' }, async (sharer) => {
     const { page } = sharer;
     await page.goto(server.url);
     await importPrompt(page, 300, 4);
@@ -96,17 +88,10 @@ test('a prompt too long for a link is shared as a link to its hosted file, fetch
     assert.equal(link, `${server.url}#url=${encodeURIComponent(hostedUrl)}`);
     await checkQr(page, link);
     await page.screenshot({ path: path.join(shots, 'share-hosted-link.png'), fullPage: true });
-  } catch (error) {
-    await sharer.page.screenshot({ path: path.join(shots, 'share-hosted-failure.png'), fullPage: true }).catch(() => {});
-    console.error(sharer.log.join('\n'));
-    throw error;
-  } finally {
-    await sharer.close();
-  }
+  });
 
-  const browser = await launch({ webgpu: false });
-  const { page } = browser;
-  try {
+  await withBrowser({ webgpu: false, failure: 'share-hosted-failure.png' }, async (browser) => {
+    const { page } = browser;
     // This browser already has the prompt as a saved run, with a result: opening the link must keep it.
     await page.goto(server.url);
     await page.evaluate(({ id, prompt }) => localStorage.setItem('polyprompt-runs-v1', JSON.stringify([{
@@ -150,11 +135,5 @@ test('a prompt too long for a link is shared as a link to its hosted file, fetch
     await page.getByTestId('shared-notice').filter({ hasText: /not from https:\/\/elsewhere\.example/ }).waitFor();
     assert.equal(await page.getByTestId('hosted-notice').count(), 0);
     assert.deepEqual(cspViolations(browser.log), []);
-  } catch (error) {
-    await page.screenshot({ path: path.join(shots, 'share-hosted-failure.png'), fullPage: true }).catch(() => {});
-    console.error(browser.log.join('\n'));
-    throw error;
-  } finally {
-    await browser.close();
-  }
+  });
 });

@@ -4,16 +4,15 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { startServer, launch, shots, importPrompt, promptFile, cspViolations } from './browser.mjs';
+import { startServer, shots, importPrompt, promptFile, cspViolations, withBrowser } from './browser.mjs';
 
 let server;
 before(async () => { server = await startServer(); });
 after(() => server.stop());
 
 test('every saved run is kept, however many there are', { timeout: 180_000 }, async () => {
-  const browser = await launch({ webgpu: false });
-  const { page } = browser;
-  try {
+  await withBrowser({ webgpu: false }, async (browser) => {
+    const { page } = browser;
     await page.goto(server.url);
     const runs = 45;
     for (let seed = 1; seed <= runs; seed++) await importPrompt(page, 1, seed);
@@ -22,18 +21,12 @@ test('every saved run is kept, however many there are', { timeout: 180_000 }, as
     await page.getByTestId('saved-run').nth(runs - 1).waitFor();
     assert.equal(await page.getByTestId('saved-run').count(), runs);
     assert.deepEqual(cspViolations(browser.log), [], 'the Content-Security-Policy blocked something');
-  } catch (error) {
-    console.error(browser.log.join('\n'));
-    throw error;
-  } finally {
-    await browser.close();
-  }
+  });
 });
 
 test('a full storage quota is reported and the prompt can still be downloaded', { timeout: 120_000 }, async () => {
-  const browser = await launch({ webgpu: false });
-  const { page } = browser;
-  try {
+  await withBrowser({ webgpu: false }, async (browser) => {
+    const { page } = browser;
     // The browser refuses to store runs, as it does once the origin's quota is used up.
     await page.addInitScript(() => {
       const put = IDBObjectStore.prototype.put;
@@ -51,18 +44,12 @@ test('a full storage quota is reported and the prompt can still be downloaded', 
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('prompt-download').click()]);
     assert.match(download.suggestedFilename(), /\.safetensors$/);
     await page.screenshot({ path: path.join(shots, 'storage-full.png'), fullPage: true });
-  } catch (error) {
-    console.error(browser.log.join('\n'));
-    throw error;
-  } finally {
-    await browser.close();
-  }
+  });
 });
 
 test('runs an earlier version kept in LocalStorage move to IndexedDB', { timeout: 120_000 }, async () => {
-  const browser = await launch({ webgpu: false });
-  const { page } = browser;
-  try {
+  await withBrowser({ webgpu: false }, async (browser) => {
+    const { page } = browser;
     await page.goto(server.url);
     await page.getByTestId('app-main').waitFor();
     await page.evaluate((prompt) => localStorage.setItem('polyprompt-runs-v1', JSON.stringify([{
@@ -78,10 +65,5 @@ test('runs an earlier version kept in LocalStorage move to IndexedDB', { timeout
     await moved.getByTestId('saved-run-open').click();
     assert.equal(await page.getByTestId('prompt-summary').getAttribute('data-length'), '2');
     assert.deepEqual(cspViolations(browser.log), [], 'the Content-Security-Policy blocked something');
-  } catch (error) {
-    console.error(browser.log.join('\n'));
-    throw error;
-  } finally {
-    await browser.close();
-  }
+  });
 });

@@ -3,16 +3,15 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { startServer, launch, shots, cspViolations, setField, loadTinyBloom } from './browser.mjs';
+import { startServer, shots, cspViolations, setField, loadTinyBloom, withBrowser } from './browser.mjs';
 
 let server;
 before(async () => { server = await startServer(); });
 after(() => server.stop());
 
 test('the paper study trains and evaluates the length × reparameterization grid', { timeout: 480_000 }, async () => {
-  const browser = await launch({ webgpu: false });
-  const { page } = browser;
-  try {
+  await withBrowser({ webgpu: false, failure: 'paper-study-failure.png' }, async (browser) => {
+    const { page } = browser;
     await page.goto(server.url);
     await loadTinyBloom(page, server);
 
@@ -42,11 +41,5 @@ test('the paper study trains and evaluates the length × reparameterization grid
     await page.getByTestId('study-table').scrollIntoViewIfNeeded();
     await page.screenshot({ path: path.join(shots, 'paper-study.png'), fullPage: true });
     assert.deepEqual(cspViolations(browser.log), []);
-  } catch (error) {
-    await page.screenshot({ path: path.join(shots, 'paper-study-failure.png'), fullPage: true }).catch(() => {});
-    console.error(browser.log.join('\n'));
-    throw error;
-  } finally {
-    await browser.close();
-  }
+  });
 });

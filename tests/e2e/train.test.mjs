@@ -6,16 +6,15 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { startServer, launch, shots, cspViolations, setField, loadTinyBloom } from './browser.mjs';
+import { startServer, launch, shots, cspViolations, setField, loadTinyBloom, withBrowser } from './browser.mjs';
 
 let server;
 before(async () => { server = await startServer(); });
 after(() => server.stop());
 
 test('train, evaluate 52 languages, download, import and share a prompt', { timeout: 600_000 }, async () => {
-  const browser = await launch({ webgpu: false });
-  const { page } = browser;
-  try {
+  await withBrowser({ webgpu: false, failure: 'train-failure.png' }, async (browser) => {
+    const { page } = browser;
     await page.goto(server.url);
     await loadTinyBloom(page, server);
 
@@ -88,11 +87,5 @@ test('train, evaluate 52 languages, download, import and share a prompt', { time
     assert.equal(await page.getByTestId('result-row').count(), 52);
     await page.screenshot({ path: path.join(shots, 'reloaded-run.png'), fullPage: true });
     assert.deepEqual(cspViolations(browser.log), [], 'the Content-Security-Policy blocked something');
-  } catch (error) {
-    await page.screenshot({ path: path.join(shots, 'train-failure.png'), fullPage: true }).catch(() => {});
-    console.error(browser.log.join('\n'));
-    throw error;
-  } finally {
-    await browser.close();
-  }
+  });
 });
