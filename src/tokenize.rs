@@ -64,6 +64,9 @@ impl TextTokenizer {
         if let Some(normalizer) = json.get("normalizer") {
             check_precompiled_normalizers(normalizer).map_err(TokenizeError::Load)?;
         }
+        if let Some(post_processor) = json.get("post_processor") {
+            check_template_processors(post_processor).map_err(TokenizeError::Load)?;
+        }
         let inner = Tokenizer::from_bytes(bytes).map_err(|e| TokenizeError::Load(e.to_string()))?;
         Ok(TextTokenizer { inner })
     }
@@ -129,27 +132,76 @@ impl TextTokenizer {
     }
 }
 
+/// Every JSON object within `section` that `keep` picks, however nested. tokenizers falls back to
+/// matching a component by its fields when its `"type"` is unknown, so callers pick by fields too.
+fn objects_where<'a>(
+    section: &'a serde_json::Value,
+    keep: impl Fn(&serde_json::Map<String, serde_json::Value>) -> bool,
+) -> Vec<&'a serde_json::Map<String, serde_json::Value>> {
+    use serde_json::Value;
+    let mut found = Vec::new();
+    let mut stack = vec![section];
+    while let Some(value) = stack.pop() {
+        match value {
+            Value::Array(items) => stack.extend(items),
+            Value::Object(fields) => {
+                if keep(fields) {
+                    found.push(fields);
+                }
+                stack.extend(fields.values());
+            }
+            _ => {}
+        }
+    }
+    found
+}
+
 /// tokenizers 0.22 panics (`expect("Precompiled")`) on a `Precompiled` normalizer it cannot parse, and
 /// spm_precompiled 0.1 trusts the charsmap it parses: its length claim is allocated up front, and its trie
 /// is indexed unchecked when text is normalized. So every such normalizer (XGLM's tokenizer has one) is
 /// parsed and walked here first.
 fn check_precompiled_normalizers(normalizer: &serde_json::Value) -> Result<(), String> {
-    use serde_json::Value;
-    let mut stack = vec![normalizer];
-    while let Some(value) = stack.pop() {
-        match value {
-            Value::Array(items) => stack.extend(items),
-            Value::Object(fields) => {
-                if fields.get("type").and_then(Value::as_str) == Some("Precompiled") {
-                    let charsmap = fields.get("precompiled_charsmap").and_then(Value::as_str);
-                    check_charsmap(charsmap.ok_or("its Precompiled normalizer has no precompiled_charsmap string")?)
-                        .map_err(|e| format!("its Precompiled normalizer's charsmap {e}"))?;
-                    tokenizers::normalizers::Precompiled::deserialize(value)
-                        .map_err(|e| format!("its Precompiled normalizer is invalid: {e}"))?;
-                }
-                stack.extend(fields.values());
+    let precompiled = |fields: &serde_json::Map<String, serde_json::Value>| {
+        fields.get("type").and_then(serde_json::Value::as_str) == Some("Precompiled") || fields.contains_key("precompiled_charsmap")
+    };
+    for fields in objects_where(normalizer, precompiled) {
+        let charsmap = fields.get("precompiled_charsmap").and_then(serde_json::Value::as_str);
+        check_charsmap(charsmap.ok_or("its Precompiled normalizer has no precompiled_charsmap string")?)
+            .map_err(|e| format!("its Precompiled normalizer's charsmap {e}"))?;
+        tokenizers::normalizers::Precompiled::deserialize(&serde_json::Value::Object(fields.clone()))
+            .map_err(|e| format!("its Precompiled normalizer is invalid: {e}"))?;
+    }
+    Ok(())
+}
+
+/// tokenizers 0.22 builds a `TemplateProcessing` post-processor from JSON without the checks its builder
+/// makes, then indexes by them when it encodes with special tokens (as XGLM's tokenizer does): a template
+/// naming a special token the processor does not list, a single-sentence template with a second
+/// sentence, or a special token with more ids than tokens panic there.
+fn check_template_processors(post_processor: &serde_json::Value) -> Result<(), String> {
+    let template = |fields: &serde_json::Map<String, serde_json::Value>| {
+        ["single", "pair", "special_tokens"].iter().any(|key| fields.contains_key(*key))
+    };
+    for fields in objects_where(post_processor, template) {
+        let specials = fields.get("special_tokens").and_then(serde_json::Value::as_object);
+        for (name, token) in specials.into_iter().flatten() {
+            let count = |key: &str| token.get(key).and_then(serde_json::Value::as_array).map(Vec::len);
+            if count("ids") != count("tokens") {
+                return Err(format!("its post-processor's special token {name:?} has a different number of ids and tokens"));
             }
-            _ => {}
+        }
+        for template in ["single", "pair"] {
+            let pieces = fields.get(template).and_then(serde_json::Value::as_array);
+            for piece in pieces.into_iter().flatten() {
+                if let Some(id) = piece.pointer("/SpecialToken/id").and_then(serde_json::Value::as_str)
+                    && !specials.is_some_and(|s| s.contains_key(id))
+                {
+                    return Err(format!("its post-processor's {template} template uses special token {id:?}, which it does not define"));
+                }
+                if template == "single" && piece.pointer("/Sequence/id").and_then(serde_json::Value::as_str) == Some("B") {
+                    return Err("its post-processor's single-sentence template asks for a second sentence".into());
+                }
+            }
         }
     }
     Ok(())

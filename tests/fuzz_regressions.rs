@@ -70,6 +70,46 @@ fn a_malformed_precompiled_normalizer_is_an_error_not_a_panic() {
             Ok(_) => panic!("{expected}: loaded"),
         }
     }
+    // tokenizers takes an object with an unknown "type" by its fields: the charsmap is checked all the same.
+    let mut json: serde_json::Value = serde_json::from_slice(&xglm_tokenizer_with_charsmap(base64(&bad_root))).unwrap();
+    json["normalizer"]["normalizers"][0]["type"] = "Precompiled~".into();
+    let message = TextTokenizer::from_bytes(&serde_json::to_vec(&json).unwrap()).err().map(|e| e.to_string());
+    assert!(message.as_deref().is_some_and(|m| m.contains("outside its trie")), "{message:?}");
     let unchanged = TextTokenizer::from_bytes(&xglm_tokenizer_with_charsmap(base64(&real))).unwrap();
     assert!(!unchanged.encode("Ｆｕｌｌｗｉｄｔｈ text").unwrap().is_empty());
+}
+
+/// tokenizer_json, crash-76873bf5…: tokenizers builds a TemplateProcessing post-processor from JSON without
+/// its builder's checks, then panics encoding with special tokens ("no entry found for key") when the
+/// template names a special token the processor does not define. Likewise a single-sentence template
+/// asking for a second sentence, or a special token with more ids than tokens.
+#[test]
+fn a_template_post_processor_that_does_not_add_up_is_an_error_not_a_panic() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tiny-xglm/tokenizer.json");
+    let original: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    assert_eq!(original["post_processor"]["type"], "TemplateProcessing");
+    let altered = |change: &dyn Fn(&mut serde_json::Value)| {
+        let mut json = original.clone();
+        change(&mut json["post_processor"]);
+        serde_json::to_vec(&json).unwrap()
+    };
+    let cases: [(&dyn Fn(&mut serde_json::Value), &str); 4] = [
+        (&|p| p["single"][0]["SpecialToken"]["id"] = "<t>".into(), "uses special token \"<t>\", which it does not define"),
+        // The crash's own input: tokenizers still takes an unknown "type" with these fields as a template.
+        (&|p| {
+            p["type"] = "TemplateProcessi~g".into();
+            p["single"][0]["SpecialToken"]["id"] = "<s>>".into();
+        }, "uses special token \"<s>>\""),
+        (&|p| p["single"][1]["Sequence"]["id"] = "B".into(), "single-sentence template asks for a second sentence"),
+        (&|p| p["special_tokens"]["</s>"]["ids"] = serde_json::json!([2, 3]), "different number of ids and tokens"),
+    ];
+    for (change, expected) in cases {
+        match TextTokenizer::from_bytes(&altered(change)) {
+            Err(TokenizeError::Load(message)) => assert!(message.contains(expected), "{expected}: {message}"),
+            Err(other) => panic!("{expected}: {other}"),
+            Ok(_) => panic!("{expected}: loaded"),
+        }
+    }
+    let unchanged = TextTokenizer::from_bytes(&altered(&|_| {})).unwrap();
+    assert_eq!(unchanged.encode_with_special_tokens("hello").unwrap()[0], 2, "XGLM prepends </s>");
 }
