@@ -41,16 +41,11 @@ pub fn read(bytes: &[u8]) -> Result<Vec<(String, BinTensor<'_>)>, BinError> {
         }));
     }
     let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| BinError::Truncated(format!("its zip directory is unreadable: {e}")))?;
-    let mut entries: HashMap<String, usize> = HashMap::new();
-    for index in 0..zip.len() {
-        let name = zip.by_index_raw(index).map_err(|e| corrupt(e.to_string()))?.name().map_err(|e| corrupt(e.to_string()))?.to_string();
-        entries.insert(name, index);
-    }
-    let pickle_name = entries.keys().find(|n| n.ends_with("/data.pkl") && n.matches('/').count() == 1).cloned();
-    let pickle_name = pickle_name.ok_or_else(|| corrupt("it has no data.pkl: not a torch.save checkpoint"))?;
+    let pickle_name = zip.file_names().filter_map(Result::ok).find(|n| n.ends_with("/data.pkl") && n.matches('/').count() == 1);
+    let pickle_name = pickle_name.ok_or_else(|| corrupt("it has no data.pkl: not a torch.save checkpoint"))?.into_owned();
     let prefix = pickle_name.trim_end_matches("data.pkl").to_string();
     let mut pickle = Vec::new();
-    zip.by_index(entries[&pickle_name])
+    zip.by_name(&pickle_name)
         .map_err(|e| corrupt(e.to_string()))?
         .read_to_end(&mut pickle)
         .map_err(|e| corrupt(format!("data.pkl: {e}")))?;
@@ -58,7 +53,7 @@ pub fn read(bytes: &[u8]) -> Result<Vec<(String, BinTensor<'_>)>, BinError> {
     let mut tensors = Vec::new();
     for (name, value) in unpickle(&pickle)? {
         let Value::Tensor(t) = value else { continue };
-        let data = storage(&mut zip, &entries, bytes, &format!("{prefix}data/{}", t.storage))?;
+        let data = storage(&mut zip, bytes, &format!("{prefix}data/{}", t.storage))?;
         let numel = t.shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d)).ok_or_else(|| corrupt(format!("{name}: its shape overflows")))?;
         let data = match element_bytes(&t.dtype) {
             Some(size) => {
@@ -76,13 +71,8 @@ pub fn read(bytes: &[u8]) -> Result<Vec<(String, BinTensor<'_>)>, BinError> {
 }
 
 /// The bytes of the storage entry `name`, in place.
-fn storage<'a>(
-    zip: &mut zip::ZipArchive<Cursor<&'a [u8]>>,
-    entries: &HashMap<String, usize>,
-    bytes: &'a [u8],
-    name: &str,
-) -> Result<&'a [u8], BinError> {
-    let index = *entries.get(name).ok_or_else(|| corrupt(format!("storage {name} is missing")))?;
+fn storage<'a>(zip: &mut zip::ZipArchive<Cursor<&'a [u8]>>, bytes: &'a [u8], name: &str) -> Result<&'a [u8], BinError> {
+    let index = zip.index_for_name(name).ok_or_else(|| corrupt(format!("storage {name} is missing")))?;
     let entry = zip.by_index_raw(index).map_err(|e| corrupt(e.to_string()))?;
     if entry.compression() != zip::CompressionMethod::Stored {
         return Err(corrupt(format!("storage {name} is compressed; torch.save stores storages uncompressed")));

@@ -132,12 +132,11 @@ impl TextTokenizer {
     }
 }
 
+type JsonObject = serde_json::Map<String, serde_json::Value>;
+
 /// Every JSON object within `section` that `keep` picks, however nested. tokenizers falls back to
 /// matching a component by its fields when its `"type"` is unknown, so callers pick by fields too.
-fn objects_where<'a>(
-    section: &'a serde_json::Value,
-    keep: impl Fn(&serde_json::Map<String, serde_json::Value>) -> bool,
-) -> Vec<&'a serde_json::Map<String, serde_json::Value>> {
+fn objects_where(section: &serde_json::Value, keep: impl Fn(&JsonObject) -> bool) -> Vec<&JsonObject> {
     use serde_json::Value;
     let mut found = Vec::new();
     let mut stack = vec![section];
@@ -161,10 +160,10 @@ fn objects_where<'a>(
 /// is indexed unchecked when text is normalized. So every such normalizer (XGLM's tokenizer has one) is
 /// parsed and walked here first.
 fn check_precompiled_normalizers(normalizer: &serde_json::Value) -> Result<(), String> {
-    let precompiled = |fields: &serde_json::Map<String, serde_json::Value>| {
+    let is_precompiled = |fields: &JsonObject| {
         fields.get("type").and_then(serde_json::Value::as_str) == Some("Precompiled") || fields.contains_key("precompiled_charsmap")
     };
-    for fields in objects_where(normalizer, precompiled) {
+    for fields in objects_where(normalizer, is_precompiled) {
         let charsmap = fields.get("precompiled_charsmap").and_then(serde_json::Value::as_str);
         check_charsmap(charsmap.ok_or("its Precompiled normalizer has no precompiled_charsmap string")?)
             .map_err(|e| format!("its Precompiled normalizer's charsmap {e}"))?;
@@ -179,10 +178,10 @@ fn check_precompiled_normalizers(normalizer: &serde_json::Value) -> Result<(), S
 /// naming a special token the processor does not list, a single-sentence template with a second
 /// sentence, or a special token with more ids than tokens panic there.
 fn check_template_processors(post_processor: &serde_json::Value) -> Result<(), String> {
-    let template = |fields: &serde_json::Map<String, serde_json::Value>| {
+    let is_template = |fields: &JsonObject| {
         ["single", "pair", "special_tokens"].iter().any(|key| fields.contains_key(*key))
     };
-    for fields in objects_where(post_processor, template) {
+    for fields in objects_where(post_processor, is_template) {
         let specials = fields.get("special_tokens").and_then(serde_json::Value::as_object);
         for (name, token) in specials.into_iter().flatten() {
             let count = |key: &str| token.get(key).and_then(serde_json::Value::as_array).map(Vec::len);

@@ -259,7 +259,6 @@ pub fn convert(config: &ModelConfig, file: WeightsFile, dtype: WeightDtype) -> R
     Ok(safetensors::serialize(views, Some(metadata)).expect("in-memory serialization"))
 }
 
-#[cfg(not(target_arch = "wasm32"))]
 const PYTORCH_FILE: &str = "pytorch_model.bin";
 
 enum Stored<'a> {
@@ -290,10 +289,9 @@ impl<'a> Checkpoint<'a> {
     }
 
     fn pytorch_bytes(bytes: &'a [u8]) -> Result<Self, WeightsError> {
-        const FILE: &str = "pytorch_model.bin";
         let tensors = pytorch_bin::read(bytes).map_err(|e| match e {
-            BinError::Truncated(detail) => WeightsError::Truncated { file: FILE, detail },
-            BinError::Corrupt(detail) => WeightsError::Corrupt { file: FILE, detail },
+            BinError::Truncated(detail) => WeightsError::Truncated { file: PYTORCH_FILE, detail },
+            BinError::Corrupt(detail) => WeightsError::Corrupt { file: PYTORCH_FILE, detail },
         })?;
         let entries = tensors
             .into_iter()

@@ -93,7 +93,8 @@ fn a_template_post_processor_that_does_not_add_up_is_an_error_not_a_panic() {
         change(&mut json["post_processor"]);
         serde_json::to_vec(&json).unwrap()
     };
-    let cases: [(&dyn Fn(&mut serde_json::Value), &str); 4] = [
+    type Change<'a> = &'a dyn Fn(&mut serde_json::Value);
+    let cases: [(Change, &str); 4] = [
         (&|p| p["single"][0]["SpecialToken"]["id"] = "<t>".into(), "uses special token \"<t>\", which it does not define"),
         // The crash's own input: tokenizers still takes an unknown "type" with these fields as a template.
         (&|p| {
