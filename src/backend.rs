@@ -20,7 +20,7 @@ pub enum Preference {
 }
 
 /// The device in use, described for people.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum BackendInfo {
     Gpu { adapter: String, max_binding_bytes: u64, max_buffer_bytes: u64 },
     /// CPU fallback, with the reason the GPU was not used.
@@ -112,17 +112,20 @@ pub async fn init(preference: Preference) -> (Device, BackendInfo) {
 
 #[cfg(target_arch = "wasm32")]
 mod browser {
-    use wasm_bindgen::JsCast;
+    use js_sys::Reflect;
+    use wasm_bindgen::{JsCast, JsValue};
     use wasm_bindgen_futures::JsFuture;
 
     /// The browser's description of its WebGPU adapter ("google swiftshader"), or why there is none.
-    /// Browsers hide the adapter's name from wgpu but give vendor and architecture here.
+    /// Browsers hide the adapter's name from wgpu but give vendor and architecture here. Works on a page
+    /// and in a Web Worker (the app trains in one), whose navigators are different types.
     pub async fn adapter_name() -> Result<String, String> {
-        let navigator = web_sys::window().ok_or("no browser window")?.navigator();
-        if js_sys::Reflect::get(&navigator, &"gpu".into()).map_or(true, |gpu| gpu.is_undefined()) {
+        let navigator = Reflect::get(&js_sys::global(), &"navigator".into()).unwrap_or(JsValue::UNDEFINED);
+        let gpu = Reflect::get(&navigator, &"gpu".into()).unwrap_or(JsValue::UNDEFINED);
+        if gpu.is_undefined() || gpu.is_null() {
             return Err("this browser does not offer WebGPU".into());
         }
-        let promise: js_sys::Promise = navigator.gpu().request_adapter().unchecked_into();
+        let promise: js_sys::Promise = gpu.unchecked_into::<web_sys::Gpu>().request_adapter().unchecked_into();
         let adapter = JsFuture::from(promise).await.map_err(|e| format!("WebGPU adapter request failed: {e:?}"))?;
         if adapter.is_null() || adapter.is_undefined() {
             return Err("the browser offers no WebGPU adapter (WebGPU switched off, or no supported GPU)".into());
@@ -134,7 +137,7 @@ mod browser {
 }
 
 /// The outcome of [`engine_check`].
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EngineCheck {
     pub loss_before: f32,
     pub loss_after: f32,

@@ -21,6 +21,7 @@ pub mod task;
 pub mod tokenize;
 pub mod train;
 pub mod weights;
+pub mod worker;
 
 #[cfg(target_arch = "wasm32")]
 pub mod app;

@@ -29,7 +29,7 @@ impl Split {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Example {
     /// FLORES sentence id: the same sentence has the same id in every language.
     pub index_id: u32,

@@ -372,7 +372,7 @@ pub enum TrainEvent {
 }
 
 /// How [`Trainer::run`] ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RunOutcome {
     Finished,
     Paused,

@@ -30,5 +30,12 @@ pub fn BackendBadge(state: RwSignal<DeviceState>) -> impl IntoView {
             </div>
         }
         .into_any(),
+        DeviceState::Failed(_) => view! {
+            <div class="badge badge-cpu" data-testid="backend-badge" data-backend="none" role="status">
+                <strong>"No compute engine"</strong>
+                <span class="badge-detail">"The training worker did not start: see the engine check."</span>
+            </div>
+        }
+        .into_any(),
     }
 }

@@ -37,15 +37,15 @@ pub enum DownloadError {
 /// A cache that cannot be opened or written (private mode, quota full) only costs the caching.
 pub async fn fetch_cached(url: &str, on_progress: &dyn Fn(Progress)) -> Result<Vec<u8>, DownloadError> {
     let cache = open_cache().await;
-    if let Some(cache) = &cache {
-        if let Some(hit) = cached_response(cache, url).await {
-            let bytes = read_body(url, hit, &|mut p| {
-                p.from_cache = true;
-                on_progress(p)
-            })
-            .await?;
-            return Ok(bytes);
-        }
+    if let Some(cache) = &cache
+        && let Some(hit) = cached_response(cache, url).await
+    {
+        let bytes = read_body(url, hit, &|mut p| {
+            p.from_cache = true;
+            on_progress(p)
+        })
+        .await?;
+        return Ok(bytes);
     }
     let network = |detail: JsValue| DownloadError::Network { url: url.into(), detail: js_message(&detail) };
     let window = web_sys::window().expect("a browser window");

@@ -26,6 +26,10 @@ pub fn EngineCheckPanel(state: RwSignal<DeviceState>) -> impl IntoView {
                     }
                     .into_any()
                 }
+                DeviceState::Failed(error) => view! {
+                    <p data-testid="engine-check" data-status="error" role="alert">{error}</p>
+                }
+                .into_any(),
                 DeviceState::Ready { check: Err(error), .. } => view! {
                     <p data-testid="engine-check" data-status="error" role="alert">
                         {format!("The compute engine failed: {error}. Reload the page; if it persists, \

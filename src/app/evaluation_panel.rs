@@ -6,13 +6,11 @@ use leptos::task::spawn_local;
 use super::data::fetch_split;
 use super::results::{AccuracyChart, ResultsTable, ShareScatter};
 use super::session::Session;
-use crate::eval::{self, EvalSetup, LanguageResult};
+use crate::eval::{self, LanguageResult};
 use crate::languages::{LANGUAGES, Language};
 use crate::prompt_file::PromptFile;
 use crate::sib200::{Shots, Split, balanced_sample};
 
-/// Sentences per forward pass.
-const EVAL_BATCH: usize = 32;
 /// The quick preview's test sentences per topic (of at least 17): 28 of a language's 204, balanced (the
 /// test files are sorted by topic, so their first lines would all be one topic). For classroom demos on
 /// slow devices.
@@ -29,7 +27,7 @@ pub fn EvaluationPanel(
     let status = RwSignal::new(String::new());
     let start = move |_| {
         let (Some(session), Some(file)) = (session.get_untracked(), prompt.get_untracked()) else { return };
-        if let Err(error) = file.check_compatible(session.model.config()) {
+        if let Err(error) = file.check_compatible(&session.config) {
             status.set(error.to_string());
             return;
         }
@@ -83,7 +81,8 @@ async fn evaluate_all(
 }
 
 /// Evaluates `file` on `languages` one by one (`sample`: all test sentences, or a balanced few per topic),
-/// saying which language is under way and handing each result on as it comes.
+/// saying which language is under way and handing each result on as it comes. The page fetches each test
+/// set; the training worker evaluates it.
 pub async fn evaluate_languages(
     session: &Session,
     file: &PromptFile,
@@ -92,19 +91,13 @@ pub async fn evaluate_languages(
     status: impl Fn(String),
     mut on_result: impl FnMut(LanguageResult),
 ) -> Result<(), String> {
-    let model = &session.model;
-    let prompt = file.tensor(model.device());
-    let setup = EvalSetup::for_prompt(file, &session.tokenizer, EVAL_BATCH).map_err(|e| e.to_string())?;
     for (i, language) in languages.iter().enumerate() {
         status(format!("Evaluating {} ({} of {})…", language.name, i + 1, languages.len()));
         let mut examples = fetch_split(language.code, Split::Test).await?;
         if sample != Shots::All {
             examples = balanced_sample(&examples, sample, 0);
         }
-        let result = eval::evaluate(model, &session.tokenizer, &prompt, &setup, language, &examples, |_, _| {})
-            .await
-            .map_err(|e| format!("{}: {e}", language.name))?;
-        on_result(result);
+        on_result(session.engine.evaluate(file, language, examples).await?);
     }
     Ok(())
 }

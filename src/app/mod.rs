@@ -2,6 +2,7 @@
 mod backend_badge;
 mod data;
 mod download;
+mod engine;
 mod engine_check;
 mod evaluation_panel;
 mod loss_chart;
@@ -19,16 +20,15 @@ mod training_panel;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use burn::tensor::Device;
-
-use crate::backend::{self, BackendInfo, EngineCheck, Preference};
+use crate::backend::{BackendInfo, EngineCheck};
 use crate::eval::LanguageResult;
 use crate::prompt_file::PromptFile;
 use crate::share::SharedLink;
 use backend_badge::BackendBadge;
+use engine::Engine;
 use engine_check::EngineCheckPanel;
 use evaluation_panel::EvaluationPanel;
-use model_picker::{ModelFiles, ModelPicker, ModelSummary};
+use model_picker::{ModelFacts, ModelFiles, ModelPicker, ModelSummary, parse_config};
 use prompt_actions::PromptActions;
 use saved_runs::{SavedRun, SavedRuns};
 use session::Session;
@@ -40,13 +40,26 @@ use training_panel::TrainingPanel;
 pub enum DeviceState {
     Starting,
     Ready { info: BackendInfo, check: Result<EngineCheck, String> },
+    /// The training worker could not start: nothing can be loaded or trained.
+    Failed(String),
 }
 
 #[component]
 pub fn App() -> impl IntoView {
     let device_state = RwSignal::new(DeviceState::Starting);
-    let device = StoredValue::new_local(None::<Device>);
-    let model_files = RwSignal::new(None::<ModelFiles>);
+    let engine = Engine::spawn(move |ready| {
+        device_state.set(match ready {
+            Ok((info, check)) => DeviceState::Ready { info, check },
+            Err(error) => DeviceState::Failed(error),
+        })
+    });
+    let engine = engine.inspect_err(|error| device_state.set(DeviceState::Failed(error.clone()))).ok();
+    let engine = StoredValue::new_local(engine);
+    let model_facts = RwSignal::new(None::<ModelFacts>);
+    // Files waiting for the device, and a count of picks, so that a load a later pick overtook is ignored.
+    let pending_files = StoredValue::new_local(None::<ModelFiles>);
+    let picks = RwSignal::new(0u32);
+    let loading = RwSignal::new(None::<String>);
     let session = RwSignal::new_local(None::<Session>);
     let load_error = RwSignal::new(None::<String>);
     let link = shared_link::read_page_link();
@@ -57,24 +70,43 @@ pub fn App() -> impl IntoView {
     let shared_model = prompt.as_ref().map(|p| p.metadata.base_model.clone());
     let prompt = RwSignal::new(prompt);
     let results = RwSignal::new(Vec::<LanguageResult>::new());
-    spawn_local(async move {
-        let (ready, info) = backend::init(Preference::Auto).await;
-        let check = backend::engine_check(&ready).await;
-        device.set_value(Some(ready));
-        device_state.set(DeviceState::Ready { info, check });
+    let on_files = Callback::new(move |files: ModelFiles| {
+        model_facts.set(Some(ModelFacts::of(&files)));
+        pending_files.set_value(Some(files));
+        picks.update(|n| *n += 1);
     });
-    // Load the model once both its files and the device are there.
+    // Load the model in the worker once both its files and the device are there.
     Effect::new(move |_| {
-        let (Some(files), DeviceState::Ready { info, .. }) = (model_files.get(), device_state.get()) else { return };
-        let Some(device) = device.get_value() else { return };
-        session.set(None);
-        match Session::load(&files, &device, &info) {
-            Ok(loaded) => {
-                load_error.set(None);
-                session.set(Some(loaded));
+        let pick = picks.get();
+        match device_state.get() {
+            DeviceState::Starting => return,
+            DeviceState::Failed(error) => {
+                if pending_files.with_value(Option::is_some) {
+                    load_error.set(Some(error));
+                }
+                return;
             }
-            Err(error) => load_error.set(Some(error)),
+            DeviceState::Ready { .. } => {}
         }
+        let (Some(files), Some(engine)) = (pending_files.try_update_value(Option::take).flatten(), engine.get_value())
+        else {
+            return;
+        };
+        session.set(None);
+        load_error.set(None);
+        loading.set(Some(files.source.clone()));
+        spawn_local(async move {
+            let (name, config) = (files.name.clone(), parse_config(&files.config));
+            let loaded = engine.load(files).await.and(config);
+            if picks.get_untracked() != pick {
+                return;
+            }
+            loading.set(None);
+            match loaded {
+                Ok(config) => session.set(Some(Session { name, config, engine })),
+                Err(error) => load_error.set(Some(error)),
+            }
+        });
     });
     let on_prompt = Callback::new(move |file: PromptFile| {
         results.set(Vec::new());
@@ -128,14 +160,14 @@ pub fn App() -> impl IntoView {
         <SharedLinkNotice link runs on_prompt on_open />
         <main data-testid="app-main">
             <div class="column">
-                <ModelPicker initial=shared_model on_ready=Callback::new(move |files| model_files.set(Some(files))) />
-                <ModelSummary files=model_files />
+                <ModelPicker initial=shared_model on_ready=on_files />
+                <ModelSummary facts=model_facts />
                 <p data-testid="model-loaded" data-loaded=move || session.with(Option::is_some).to_string()
                     class:error=move || load_error.with(Option::is_some) role="status">
                     {move || match (session.get(), load_error.get()) {
                         (Some(s), _) => format!("{} is loaded and frozen.", s.name),
                         (None, Some(error)) => format!("The model could not be loaded: {error}"),
-                        (None, None) => String::new(),
+                        (None, None) => loading.get().map_or_else(String::new, |source| format!("Loading {source} onto the device…")),
                     }}
                 </p>
                 <EngineCheckPanel state=device_state />

@@ -31,6 +31,28 @@ pub struct ModelFiles {
     pub dtype: WeightDtype,
 }
 
+/// What the summary shows of a model's files; the weights themselves go to the training worker.
+#[derive(Clone, Debug)]
+pub struct ModelFacts {
+    source: String,
+    config: Result<ModelConfig, String>,
+    weights_name: String,
+    weights_bytes: u64,
+    dtype: WeightDtype,
+}
+
+impl ModelFacts {
+    pub fn of(files: &ModelFiles) -> ModelFacts {
+        ModelFacts {
+            source: files.source.clone(),
+            config: parse_config(&files.config),
+            weights_name: files.weights_name.clone(),
+            weights_bytes: files.weights.len() as u64,
+            dtype: files.dtype,
+        }
+    }
+}
+
 #[component]
 pub fn ModelPicker(
     /// The model to offer first (a shared prompt's base model), else the first preset.
@@ -116,10 +138,10 @@ pub fn ModelPicker(
 
 /// What was downloaded: the architecture and sizes its `config.json` declares, or why it is unusable.
 #[component]
-pub fn ModelSummary(files: RwSignal<Option<ModelFiles>>) -> impl IntoView {
+pub fn ModelSummary(facts: RwSignal<Option<ModelFacts>>) -> impl IntoView {
     move || {
-        files.get().map(|files| {
-            let description = match parse_config(&files.config) {
+        facts.get().map(|files| {
+            let description = match &files.config {
                 Ok(config) => format!(
                     "{} · hidden {} · {} layers · vocabulary {} · weights {} ({}) · stored as {} · {}",
                     config.family.name(),
@@ -127,11 +149,11 @@ pub fn ModelSummary(files: RwSignal<Option<ModelFiles>>) -> impl IntoView {
                     config.layers,
                     config.vocab_size,
                     files.weights_name,
-                    format::bytes(files.weights.len() as u64),
+                    format::bytes(files.weights_bytes),
                     files.dtype.name(),
-                    sizes_per_dtype(&config),
+                    sizes_per_dtype(config),
                 ),
-                Err(error) => error,
+                Err(error) => error.clone(),
             };
             view! {
                 <section class="card" data-testid="model-summary">

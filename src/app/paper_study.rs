@@ -5,16 +5,16 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use super::data::fetch_split;
+use super::engine::RunEvent;
 use super::evaluation_panel::{QUICK_PER_TOPIC, evaluate_languages};
 use super::save::save_file;
 use super::session::Session;
-use super::training_panel::READBACK_EVERY;
 use crate::eval::mean_accuracy;
 use crate::languages::{self, Language};
 use crate::prompt_file::PromptFile;
 use crate::sib200::{Shots, Split};
 use crate::study::{self, PAPER_LENGTHS, PAPER_REPARAM_HIDDEN, StudyCell, StudyResult};
-use crate::train::{RunOutcome, TrainConfig, TrainControl, TrainEvent, Trainer};
+use crate::train::{RunOutcome, TrainConfig, TrainControl};
 
 /// English and two languages far from it in script and pre-training data: a study that fits a lesson.
 const DEFAULT_LANGUAGES: &str = "eng_Latn,swh_Latn,tel_Telu";
@@ -35,6 +35,7 @@ pub fn PaperStudy(
     let quick = RwSignal::new(true);
     let status = RwSignal::new(String::new());
     let finished = RwSignal::new(Vec::<StudyResult>::new());
+    // Stop is remembered here too: pressed while a run is being evaluated, it must still end the study.
     let control = StoredValue::new(TrainControl::default());
     let cells = move || {
         let lengths = lengths.with(|text| text.split(',').map(|l| l.trim().parse::<usize>()).collect::<Result<Vec<_>, _>>());
@@ -102,7 +103,10 @@ pub fn PaperStudy(
                     }}
                 </button>
                 <button type="button" data-testid="study-stop" disabled=move || !running.get()
-                    on:click=move |_| control.with_value(TrainControl::cancel)>"Stop"</button>
+                    on:click=move |_| {
+                        control.with_value(TrainControl::cancel);
+                        session.with_untracked(|s| s.as_ref().map(|s| s.engine.cancel()));
+                    }>"Stop"</button>
                 <button type="button" data-testid="study-download" disabled=move || finished.with(Vec::is_empty)
                     on:click=download>"Download table"</button>
             </div>
@@ -129,22 +133,26 @@ async fn run_study(
     let train = fetch_split("eng_Latn", Split::Train).await?;
     let dev = fetch_split("eng_Latn", Split::Dev).await?;
     for (i, cell) in cells.iter().enumerate() {
-        let run = format!("Run {} of {}: {}", i + 1, cells.len(), cell.label());
-        status.set(format!("{run} — training…"));
-        let mut trainer = Trainer::new(&session.model, &session.tokenizer, cell.config(base), &train, &dev)
-            .map_err(|e| e.to_string())?;
-        let outcome = trainer
-            .run(&session.model, control, READBACK_EVERY, |event, _| {
-                if let TrainEvent::Steps { progress, .. } = event {
-                    status.set(format!("{run} — training: step {} of {}", progress.step, progress.total_steps));
-                }
-            })
-            .await
-            .map_err(|e| e.to_string())?;
-        if outcome != RunOutcome::Finished {
+        if control.is_cancelled() {
             return Ok(false);
         }
-        let file = trainer.prompt_file(&session.name).await.map_err(|e| e.to_string())?;
+        let run = format!("Run {} of {}: {}", i + 1, cells.len(), cell.label());
+        status.set(format!("{run} — training…"));
+        let mut events = session.engine.train(cell.config(base), train.clone(), dev.clone());
+        let file = loop {
+            match events.next().await {
+                RunEvent::Steps { progress, .. } => {
+                    status.set(format!("{run} — training: step {} of {}", progress.step, progress.total_steps))
+                }
+                RunEvent::Validation { .. } => {}
+                RunEvent::Stopped { outcome: Ok(RunOutcome::Finished), prompt: Some(file) } => break file,
+                RunEvent::Stopped { outcome: Ok(RunOutcome::Finished), prompt: None } => {
+                    return Err("the run finished, but its prompt could not be read back".into());
+                }
+                RunEvent::Stopped { outcome: Ok(_), .. } => return Ok(false),
+                RunEvent::Stopped { outcome: Err(error), .. } => return Err(error),
+            }
+        };
         let mut results = Vec::new();
         evaluate_languages(session, &file, languages, sample, |s| status.set(format!("{run} — {s}")), |r| results.push(r))
             .await?;

@@ -60,7 +60,7 @@ pub fn PromptActions(
             return;
         };
         save_file("adapter_model.safetensors", &file.to_safetensors(), "application/octet-stream");
-        save_file("adapter_config.json", file.peft_config_json(session.model.config()).as_bytes(), "application/json");
+        save_file("adapter_config.json", file.peft_config_json(&session.config).as_bytes(), "application/json");
     };
     let import = move |ev: leptos::ev::Event| {
         let input: web_sys::HtmlInputElement = event_target(&ev);

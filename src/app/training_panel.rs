@@ -1,23 +1,21 @@
 //! Step 3: the prompt's settings (the paper's defaults), start / pause / resume / cancel, progress with ETA
-//! and the live loss chart. Training runs on the page's event loop one step at a time: every step only
-//! queues device work, losses are read back every few steps, and the loop yields to the browser between
-//! steps, so the page stays responsive on WebGPU. Each better prompt found by validation is handed on as
-//! the run goes (the app saves it at once, so a reload, a crash or a lost GPU keeps it), and whatever ends
-//! a run (finish, pause, cancel, an error) hands on its prompt so far.
+//! and the live loss chart. The run itself happens in the training worker (`app::engine`), so the page
+//! stays responsive while WebGPU compiles kernels and steps run; losses come back every few steps. Each
+//! better prompt found by validation is handed on as the run goes (the app saves it at once, so a reload,
+//! a crash or a lost GPU keeps it), and whatever ends a run (finish, pause, cancel, an error) hands on its
+//! prompt so far.
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use super::data::fetch_split;
+use super::engine::{Run, RunEvent};
 use super::loss_chart::LossChart;
 use super::paper_study::PaperStudy;
 use super::session::Session;
 use crate::prompt::PromptInit;
 use crate::prompt_file::PromptFile;
 use crate::sib200::{Shots, Split};
-use crate::train::{Progress, RunOutcome, TrainConfig, TrainControl, TrainEvent, Trainer, ValidationRecord};
-
-/// Losses are read back from the device every this many steps (one readback stalls the GPU queue).
-pub const READBACK_EVERY: usize = 4;
+use crate::train::{Progress, RunOutcome, TrainConfig, ValidationRecord};
 
 #[derive(Clone, Debug, PartialEq)]
 enum Phase {
@@ -116,7 +114,6 @@ pub fn TrainingPanel(
         validations: RwSignal::new(Vec::new()),
         progress: RwSignal::new(None),
     };
-    let trainer = StoredValue::new_local(None::<Trainer>);
     let handed_on = StoredValue::new(None::<String>);
     let hand_on = Callback::new(move |file: PromptFile| {
         let fingerprint = file.fingerprint();
@@ -127,43 +124,39 @@ pub fn TrainingPanel(
             on_superseded.run(earlier);
         }
     });
-    let control = StoredValue::new(TrainControl::default());
-
     let start = move |_| {
         let Some(session) = session.get_untracked() else { return };
         let config = settings.config();
-        control.set_value(TrainControl::default());
         run.losses.set(Vec::new());
         run.validations.set(Vec::new());
         run.progress.set(None);
         handed_on.set_value(None);
         run.phase.set(Phase::Preparing);
         spawn_local(async move {
-            let prepared = async {
-                let train = fetch_split("eng_Latn", Split::Train).await?;
-                let dev = fetch_split("eng_Latn", Split::Dev).await?;
-                Trainer::new(&session.model, &session.tokenizer, config, &train, &dev).map_err(|e| e.to_string())
-            };
-            match prepared.await {
-                Ok(fresh) => drive(session, fresh, control.get_value(), run, trainer, hand_on).await,
+            let data = async { Ok::<_, String>((fetch_split("eng_Latn", Split::Train).await?, fetch_split("eng_Latn", Split::Dev).await?)) };
+            match data.await {
+                Ok((train, dev)) => follow(session.engine.train(config, train, dev), run, hand_on).await,
                 Err(error) => run.phase.set(Phase::Failed(error)),
             }
         });
     };
-    let pause = move |_| control.with_value(|c| c.set_paused(true));
+    let engine = move || session.with_untracked(|s| s.as_ref().map(|s| s.engine.clone()));
+    let pause = move |_| {
+        if let Some(engine) = engine() {
+            engine.pause();
+        }
+    };
     let resume = move |_| {
-        let (Some(session), Some(paused)) = (session.get_untracked(), trainer.try_update_value(Option::take).flatten())
-        else {
-            return;
-        };
-        control.with_value(|c| c.set_paused(false));
-        spawn_local(drive(session, paused, control.get_value(), run, trainer, hand_on));
+        if let Some(engine) = engine() {
+            spawn_local(follow(engine.resume(), run, hand_on));
+        }
     };
     let cancel = move |_| {
-        control.with_value(TrainControl::cancel);
+        if let Some(engine) = engine() {
+            engine.cancel();
+        }
         // A paused run has no loop to notice: it ends here (its prompt was handed on when it paused).
         if run.phase.get_untracked() == Phase::Paused {
-            trainer.set_value(None);
             run.phase.set(Phase::Cancelled);
         }
     };
@@ -202,56 +195,40 @@ pub fn TrainingPanel(
     }
 }
 
-/// Runs `trainer` until it stops, mirroring its events into `run`; hands the prompt on at each improvement
-/// and at every stop, and keeps a paused trainer for resuming.
-async fn drive(
-    session: Session,
-    mut fresh: Trainer,
-    control: TrainControl,
-    run: RunView,
-    store: StoredValue<Option<Trainer>, LocalStorage>,
-    on_prompt: Callback<PromptFile>,
-) {
+/// Mirrors a run's events into `run` until it stops; hands the prompt on at each improvement and at the
+/// stop.
+async fn follow(mut events: Run, run: RunView, on_prompt: Callback<PromptFile>) {
     run.phase.set(Phase::Running);
-    let outcome = fresh
-        .run(&session.model, &control, READBACK_EVERY, |event, now| match event {
-            TrainEvent::Steps { records, progress } => {
+    loop {
+        match events.next().await {
+            RunEvent::Steps { records, progress } => {
                 run.losses.update(|l| l.extend(records.iter().map(|r| (r.step, r.loss))));
                 run.progress.set(Some(progress));
             }
-            TrainEvent::Validation { record, improved } => {
+            RunEvent::Validation { record, best } => {
                 run.validations.update(|v| v.push(record));
-                if let Some(best) = improved.then(|| now.best_prompt_file(&session.name)).flatten() {
+                if let Some(best) = best {
                     on_prompt.run(best);
                 }
             }
-        })
-        .await;
-    // A lost device cannot read the current prompt back; the best one so far is already on the host.
-    let kept = match fresh.prompt_file(&session.name).await {
-        Ok(file) => Some(file),
-        Err(error) => {
-            web_sys::console::error_1(&format!("the prompt could not be read back: {error}").into());
-            fresh.best_prompt_file(&session.name)
+            RunEvent::Stopped { outcome, prompt } => {
+                let kept_note = if prompt.is_some() {
+                    "The best prompt so far is kept below and in Saved runs."
+                } else {
+                    "No validation had finished, so no prompt was kept."
+                };
+                if let Some(file) = prompt {
+                    on_prompt.run(file);
+                }
+                return run.phase.set(match outcome {
+                    Ok(RunOutcome::Finished) => Phase::Finished,
+                    Ok(RunOutcome::Paused) => Phase::Paused,
+                    Ok(RunOutcome::Cancelled) => Phase::Cancelled,
+                    Err(error) => Phase::Failed(format!("{error}. {kept_note}")),
+                });
+            }
         }
-    };
-    let kept_note = if kept.is_some() {
-        "The best prompt so far is kept below and in Saved runs."
-    } else {
-        "No validation had finished, so no prompt was kept."
-    };
-    if let Some(file) = kept {
-        on_prompt.run(file);
     }
-    run.phase.set(match outcome {
-        Ok(RunOutcome::Finished) => Phase::Finished,
-        Ok(RunOutcome::Paused) => {
-            store.set_value(Some(fresh));
-            Phase::Paused
-        }
-        Ok(RunOutcome::Cancelled) => Phase::Cancelled,
-        Err(error) => Phase::Failed(format!("{error}. {kept_note}")),
-    });
 }
 
 #[component]

@@ -281,7 +281,7 @@ impl ModelConfig {
 }
 
 /// How the frozen weights are stored.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
 pub enum WeightDtype {
     F32,
     F16,

@@ -37,3 +37,21 @@ for (const { name, webgpu, backend } of [
     });
   });
 }
+
+// A deployment that lacks the worker's files (or a browser that cannot start it): the header and the
+// engine check say so, and a model picked then is refused with the reason rather than waiting forever.
+test('a training worker that cannot start is reported', { timeout: 120_000 }, async () => {
+  await withBrowser({ webgpu: false, failure: 'app-no-worker-failure.png' }, async ({ page }) => {
+    await page.route('**/polyprompt-worker_loader.js', (route) => route.fulfill({ status: 404, body: 'missing' }));
+    await page.goto(server.url);
+    const check = page.locator('[data-testid=engine-check][data-status=error]');
+    await check.waitFor({ timeout: 60_000 });
+    assert.match(await check.innerText(),
+      /the training worker stopped \(its script \.\/polyprompt-worker_loader\.js could not be loaded\): reload the page/);
+    assert.equal(await page.getByTestId('backend-badge').getAttribute('data-backend'), 'none');
+    await page.getByTestId('model-id').fill(`${server.url}polyprompt-test/tiny-bloom`);
+    await page.getByTestId('model-download').click();
+    await page.getByTestId('model-loaded').filter({ hasText: /could not be loaded: the training worker stopped/ }).waitFor();
+    await page.screenshot({ path: path.join(shots, 'app-no-worker.png'), fullPage: true });
+  });
+});

@@ -1,0 +1,240 @@
+//! The page's handle on the training worker (`crate::worker`): it sends requests and routes each reply to
+//! whoever awaits the request it answers. If the worker dies (a crash in its wasm), every waiting request
+//! and every later one gets an error that says so, and the page itself keeps working: saved runs and the
+//! prompts already handed on are untouched.
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use futures::StreamExt;
+use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
+use js_sys::{Array, Reflect, Uint8Array};
+use serde_bytes::ByteBuf;
+use wasm_bindgen::prelude::*;
+use web_sys::{Event, MessageEvent, Worker};
+
+use super::download::js_message;
+use super::model_picker::ModelFiles;
+use crate::backend::{BackendInfo, EngineCheck};
+use crate::eval::LanguageResult;
+use crate::languages::Language;
+use crate::prompt_file::PromptFile;
+use crate::sib200::Example;
+use crate::train::{Progress, RunOutcome, StepRecord, TrainConfig, ValidationRecord};
+use crate::worker::protocol::{Envelope, LoadModel, PAYLOAD, READY_ID, Reply, Request};
+
+/// The loader Trunk writes for the worker binary (index.html's `data-loader-shim`).
+const WORKER_SCRIPT: &str = "./polyprompt-worker_loader.js";
+
+/// Cheap to clone; every clone talks to the same worker.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Rc<Inner>,
+}
+
+struct Inner {
+    worker: Worker,
+    next_id: Cell<u32>,
+    waiting: RefCell<HashMap<u32, UnboundedSender<Reply>>>,
+    /// Why the worker is gone, once it is.
+    dead: RefCell<Option<String>>,
+}
+
+/// What a run reports, with its prompt files decoded.
+pub enum RunEvent {
+    Steps { records: Vec<StepRecord>, progress: Progress },
+    /// A validation, with the run's new best prompt when it improved.
+    Validation { record: ValidationRecord, best: Option<PromptFile> },
+    /// The run stopped, keeping `prompt` (if any); the last event of a run.
+    Stopped { outcome: Result<RunOutcome, String>, prompt: Option<PromptFile> },
+}
+
+/// The events of one run (started or resumed), in order.
+pub struct Run {
+    replies: UnboundedReceiver<Reply>,
+    engine: Engine,
+}
+
+impl Engine {
+    /// Starts the worker; `on_ready` gets its backend and engine check once the device is up, or why the
+    /// worker could not start.
+    pub fn spawn(on_ready: impl FnOnce(Result<(BackendInfo, Result<EngineCheck, String>), String>) + 'static) -> Result<Engine, String> {
+        let worker = Worker::new(WORKER_SCRIPT).map_err(|e| format!("the training worker could not start ({})", js_message(&e)))?;
+        let engine = Engine {
+            inner: Rc::new(Inner {
+                worker,
+                next_id: Cell::new(READY_ID + 1),
+                waiting: RefCell::default(),
+                dead: RefCell::default(),
+            }),
+        };
+        let (sender, mut ready) = unbounded();
+        engine.inner.waiting.borrow_mut().insert(READY_ID, sender);
+        // The closures hold the state weakly: the worker's handlers must not keep the page's handle alive.
+        let weak = Rc::downgrade(&engine.inner);
+        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+            if let Some(inner) = weak.upgrade() {
+                inner.route(event.data());
+            }
+        });
+        let weak = Rc::downgrade(&engine.inner);
+        // An uncaught error in the worker comes as an ErrorEvent with a message; a worker script that
+        // failed to load, as a bare Event.
+        let on_error = Closure::<dyn FnMut(Event)>::new(move |event: Event| {
+            if let Some(inner) = weak.upgrade() {
+                let message = Reflect::get(&event, &"message".into()).ok().and_then(|m| m.as_string());
+                inner.die(message.unwrap_or_else(|| format!("its script {WORKER_SCRIPT} could not be loaded")));
+            }
+        });
+        engine.inner.worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        engine.inner.worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+        on_message.forget();
+        on_error.forget();
+        let dead = engine.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            match ready.next().await {
+                Some(Reply::Ready { backend, check }) => on_ready(Ok((backend, check))),
+                other => on_ready(Err(dead.unexpected(other))),
+            }
+        });
+        Ok(engine)
+    }
+
+    /// Uploads a model, replacing the one loaded (and ending any run on it). The weights are moved to the
+    /// worker, so the page does not keep a copy.
+    pub async fn load(&self, files: ModelFiles) -> Result<(), String> {
+        let ModelFiles { name, source, config, tokenizer, weights_name, weights, dtype } = files;
+        let buffer = Uint8Array::from(&weights[..]);
+        drop(weights);
+        let request = Request::Load(LoadModel {
+            name,
+            source,
+            config: ByteBuf::from(config),
+            tokenizer: ByteBuf::from(tokenizer),
+            weights_name,
+            dtype,
+        });
+        match self.send(request, Some(buffer)).next().await {
+            Some(Reply::Loaded(result)) => result,
+            other => Err(self.unexpected(other)),
+        }
+    }
+
+    /// Starts a run on the loaded model.
+    pub fn train(&self, config: TrainConfig, train: Vec<Example>, dev: Vec<Example>) -> Run {
+        Run { replies: self.send(Request::Train { config, train, dev }, None), engine: self.clone() }
+    }
+
+    /// Continues the paused run.
+    pub fn resume(&self) -> Run {
+        Run { replies: self.send(Request::Resume, None), engine: self.clone() }
+    }
+
+    /// Pauses the running run at its next step; its [`Run`] then ends with `Stopped`.
+    pub fn pause(&self) {
+        self.send(Request::Pause, None);
+    }
+
+    /// Cancels the running run, or discards the paused one.
+    pub fn cancel(&self) {
+        self.send(Request::Cancel, None);
+    }
+
+    /// Evaluates `prompt` on one language's examples.
+    pub async fn evaluate(&self, prompt: &PromptFile, language: &Language, examples: Vec<Example>) -> Result<LanguageResult, String> {
+        let request = Request::Evaluate {
+            prompt: ByteBuf::from(prompt.to_safetensors()),
+            language: language.code.to_string(),
+            examples,
+        };
+        match self.send(request, None).next().await {
+            Some(Reply::Evaluated(result)) => result,
+            other => Err(self.unexpected(other)),
+        }
+    }
+
+    /// Posts `body` (with `payload` transferred beside it); the receiver gets the replies to it.
+    fn send(&self, body: Request, payload: Option<Uint8Array>) -> UnboundedReceiver<Reply> {
+        let (sender, receiver) = unbounded();
+        if self.death().is_some() {
+            return receiver; // dropping `sender` closes it: the caller reports the death
+        }
+        let id = self.inner.next_id.get();
+        self.inner.next_id.set(id + 1);
+        let posted = serde_wasm_bindgen::to_value(&Envelope { id, body })
+            .map_err(|e| JsValue::from_str(&e.to_string()))
+            .and_then(|message| match payload {
+                Some(payload) => {
+                    Reflect::set(&message, &PAYLOAD.into(), &payload)?;
+                    self.inner.worker.post_message_with_transfer(&message, &Array::of1(&payload.buffer()))
+                }
+                None => self.inner.worker.post_message(&message),
+            });
+        match posted {
+            Ok(()) => {
+                self.inner.waiting.borrow_mut().insert(id, sender);
+            }
+            Err(error) => self.inner.die(format!("a message could not be sent to it ({})", js_message(&error))),
+        }
+        receiver
+    }
+
+    fn death(&self) -> Option<String> {
+        self.inner.dead.borrow().as_ref().map(|why| {
+            format!("the training worker stopped ({why}): reload the page — saved runs and prompts are kept")
+        })
+    }
+
+    /// The error for a reply stream that ended or answered out of turn.
+    fn unexpected(&self, reply: Option<Reply>) -> String {
+        match reply {
+            None => self.death().unwrap_or_else(|| "the training worker stopped answering: reload the page".into()),
+            Some(other) => format!("the training worker answered out of turn ({other:?})"),
+        }
+    }
+}
+
+impl Inner {
+    fn route(&self, data: JsValue) {
+        let Envelope { id, body } = match serde_wasm_bindgen::from_value::<Envelope<Reply>>(data) {
+            Ok(envelope) => envelope,
+            Err(error) => return self.die(format!("it sent a message the page cannot read: {error}")),
+        };
+        // A run's stream stays open until `Stopped`; every other request has one reply.
+        let last = !matches!(body, Reply::Steps { .. } | Reply::Validation { .. });
+        let mut waiting = self.waiting.borrow_mut();
+        if let Some(sender) = waiting.get(&id) {
+            let _ = sender.unbounded_send(body);
+        }
+        if last {
+            waiting.remove(&id);
+        }
+    }
+
+    /// Records why the worker is gone and closes every waiting stream.
+    fn die(&self, why: String) {
+        web_sys::console::error_1(&format!("training worker: {why}").into());
+        self.dead.borrow_mut().get_or_insert(why);
+        self.waiting.borrow_mut().clear();
+        self.worker.terminate();
+    }
+}
+
+impl Run {
+    /// The next event; a stream that ends without `Stopped` (the worker died) ends as a failed run.
+    pub async fn next(&mut self) -> RunEvent {
+        let prompt = |bytes: ByteBuf| match PromptFile::from_safetensors(&bytes) {
+            Ok(file) => Some(file),
+            Err(error) => {
+                web_sys::console::error_1(&format!("the worker sent an unreadable prompt: {error}").into());
+                None
+            }
+        };
+        match self.replies.next().await {
+            Some(Reply::Steps { records, progress }) => RunEvent::Steps { records, progress },
+            Some(Reply::Validation { record, best }) => RunEvent::Validation { record, best: best.and_then(prompt) },
+            Some(Reply::Stopped { outcome, prompt: kept }) => RunEvent::Stopped { outcome, prompt: kept.and_then(prompt) },
+            other => RunEvent::Stopped { outcome: Err(self.engine.unexpected(other)), prompt: None },
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! The messages between the page and the training worker. The page holds the interface and the files;
+//! the worker holds the compute device, the loaded model and any run, so that kernel compilation, training
+//! steps and evaluation never block the page. Every request carries an id and every reply names the
+//! request it answers; a training request is answered by a stream of replies that ends with `Stopped`.
+use serde::{Deserialize, Serialize};
+use serde_bytes::ByteBuf;
+
+use crate::backend::{BackendInfo, EngineCheck};
+use crate::eval::LanguageResult;
+use crate::model::WeightDtype;
+use crate::sib200::Example;
+use crate::train::{Progress, RunOutcome, StepRecord, TrainConfig, ValidationRecord};
+
+/// The id of the worker's unprompted first message, [`Reply::Ready`].
+pub const READY_ID: u32 = 0;
+/// The property of a posted request that carries its transferred bytes (a `Uint8Array`).
+pub const PAYLOAD: &str = "payload";
+
+/// A message with the id of the request it belongs to.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Envelope<T> {
+    pub id: u32,
+    pub body: T,
+}
+
+/// Page → worker.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Request {
+    /// Parse and upload a model, replacing the one loaded. Its weights travel beside the message as a
+    /// transferred buffer (not copied, and not through serde: they can be gigabytes).
+    Load(LoadModel),
+    /// Start a run on the loaded model (a paused one is discarded).
+    Train { config: TrainConfig, train: Vec<Example>, dev: Vec<Example> },
+    /// Continue the paused run; answered like `Train`.
+    Resume,
+    /// Pause the running run at its next step (no reply of its own: the run's stream ends with `Stopped`).
+    Pause,
+    /// Cancel the running run, or discard the paused one.
+    Cancel,
+    /// Evaluate a prompt file on one language's examples.
+    Evaluate { prompt: ByteBuf, language: String, examples: Vec<Example> },
+}
+
+/// A model's files as the worker needs them (weights apart, see [`Request::Load`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LoadModel {
+    pub name: String,
+    pub source: String,
+    pub config: ByteBuf,
+    pub tokenizer: ByteBuf,
+    pub weights_name: String,
+    pub dtype: WeightDtype,
+}
+
+/// Worker → page.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Reply {
+    /// The device is up and the engine check ran (id [`READY_ID`]).
+    Ready { backend: BackendInfo, check: Result<EngineCheck, String> },
+    Loaded(Result<(), String>),
+    /// Losses read back since the last report.
+    Steps { records: Vec<StepRecord>, progress: Progress },
+    /// A validation, with the run's new best prompt file when it improved.
+    Validation { record: ValidationRecord, best: Option<ByteBuf> },
+    /// The run stopped; `prompt` is the file it keeps (its prompt so far, or its best one when the
+    /// current one cannot be read back), if any.
+    Stopped { outcome: Result<RunOutcome, String>, prompt: Option<ByteBuf> },
+    Evaluated(Result<LanguageResult, String>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::languages::LANGUAGES;
+
+    /// The page and the worker decode what the other encodes (serde_json stands in for the
+    /// structured-clone encoding of serde-wasm-bindgen, which shares the same derive).
+    #[test]
+    fn requests_and_replies_survive_encoding() {
+        let example = Example { index_id: 7, label: 3, text: "Ein Satz.".into() };
+        let requests = [
+            Request::Load(LoadModel {
+                name: "facebook/xglm-564M".into(),
+                source: "local files".into(),
+                config: ByteBuf::from(b"{}".to_vec()),
+                tokenizer: ByteBuf::from(vec![0u8, 255]),
+                weights_name: "model.safetensors".into(),
+                dtype: WeightDtype::Int8,
+            }),
+            Request::Train { config: TrainConfig::paper(4), train: vec![example.clone()], dev: vec![] },
+            Request::Resume,
+            Request::Evaluate { prompt: ByteBuf::from(vec![1, 2, 3]), language: "swh_Latn".into(), examples: vec![example] },
+        ];
+        for (id, body) in requests.into_iter().enumerate() {
+            let envelope = Envelope { id: id as u32, body };
+            let back: Envelope<Request> = serde_json::from_str(&serde_json::to_string(&envelope).unwrap()).unwrap();
+            assert_eq!(back, envelope);
+        }
+        let result = crate::eval::LanguageResult::score(&LANGUAGES[0], &[0, 1, 2], &[0, 1, 1]);
+        let replies = [
+            Reply::Ready { backend: BackendInfo::Cpu { reason: "no WebGPU".into() }, check: Err("lost".into()) },
+            Reply::Stopped { outcome: Ok(RunOutcome::Paused), prompt: Some(ByteBuf::from(vec![9])) },
+            Reply::Evaluated(Ok(result)),
+        ];
+        for body in replies {
+            let envelope = Envelope { id: READY_ID, body };
+            let back: Envelope<Reply> = serde_json::from_str(&serde_json::to_string(&envelope).unwrap()).unwrap();
+            assert_eq!(back, envelope);
+        }
+    }
+}

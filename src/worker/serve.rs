@@ -1,0 +1,212 @@
+//! The worker's side: it owns the compute device, the loaded model and the run in progress, and answers
+//! the page's requests. Handlers run as tasks on the worker's event loop; a run yields between steps, so
+//! pause and cancel requests land between two steps.
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use burn::tensor::Device;
+use js_sys::{Reflect, Uint8Array};
+use serde_bytes::ByteBuf;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::spawn_local;
+use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
+
+use super::protocol::{Envelope, LoadModel, PAYLOAD, READY_ID, Reply, Request};
+use crate::backend::{self, BackendInfo, Preference};
+use crate::eval::{self, EvalSetup, LanguageResult};
+use crate::languages;
+use crate::model::{CausalLm, ModelConfig};
+use crate::prompt_file::PromptFile;
+use crate::sib200::Example;
+use crate::tokenize::TextTokenizer;
+use crate::train::{RunOutcome, TrainControl, TrainEvent, Trainer};
+use crate::weights::{self, LoadOptions, WeightsFile};
+
+/// Losses are read back from the device every this many steps (one readback stalls the GPU queue).
+const READBACK_EVERY: usize = 4;
+/// Sentences per evaluation forward pass.
+const EVAL_BATCH: usize = 32;
+const NO_MODEL: &str = "no model is loaded: load one first (step 1)";
+
+/// A loaded model; cheap to clone, so a run keeps its model even if another is loaded meanwhile.
+#[derive(Clone)]
+struct Loaded {
+    /// The hub id recorded in prompt files as their base model.
+    name: String,
+    model: Rc<CausalLm>,
+    tokenizer: Rc<TextTokenizer>,
+}
+
+#[derive(Default)]
+struct State {
+    device: Option<(Device, BackendInfo)>,
+    loaded: Option<Loaded>,
+    /// The current run's pause and cancel switches.
+    control: TrainControl,
+    paused: Option<Trainer>,
+}
+
+type Shared = Rc<RefCell<State>>;
+
+/// The worker's entry: listen for requests, then start the device, run the engine check and say
+/// [`Reply::Ready`] (the page sends nothing before that, so no request finds the device missing).
+pub fn run() {
+    console_error_panic_hook::set_once();
+    let state = Shared::default();
+    let on_message = Closure::<dyn FnMut(MessageEvent)>::new({
+        let state = state.clone();
+        move |event: MessageEvent| receive(&state, event.data())
+    });
+    scope().set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    on_message.forget();
+    spawn_local(async move {
+        let (device, backend) = backend::init(Preference::Auto).await;
+        let check = backend::engine_check(&device).await;
+        state.borrow_mut().device = Some((device, backend.clone()));
+        post(READY_ID, Reply::Ready { backend, check });
+    });
+}
+
+fn scope() -> DedicatedWorkerGlobalScope {
+    js_sys::global().unchecked_into()
+}
+
+fn post(id: u32, body: Reply) {
+    match serde_wasm_bindgen::to_value(&Envelope { id, body }) {
+        Ok(message) => {
+            if let Err(error) = scope().post_message(&message) {
+                web_sys::console::error_2(&"the worker could not post a reply:".into(), &error);
+            }
+        }
+        Err(error) => web_sys::console::error_1(&format!("the worker could not encode a reply: {error}").into()),
+    }
+}
+
+fn receive(state: &Shared, data: JsValue) {
+    let Envelope { id, body } = match serde_wasm_bindgen::from_value::<Envelope<Request>>(data.clone()) {
+        Ok(envelope) => envelope,
+        Err(error) => {
+            return web_sys::console::error_1(&format!("the worker got a request it cannot read: {error}").into());
+        }
+    };
+    match body {
+        Request::Load(files) => {
+            let weights = Reflect::get(&data, &PAYLOAD.into())
+                .ok()
+                .and_then(|p| p.dyn_into::<Uint8Array>().ok())
+                .map(|p| p.to_vec())
+                .unwrap_or_default();
+            post(id, Reply::Loaded(load(state, files, weights)));
+        }
+        Request::Train { config, train, dev } => {
+            let mut s = state.borrow_mut();
+            s.paused = None;
+            s.control.cancel();
+            s.control = TrainControl::default();
+            let Some(loaded) = s.loaded.clone() else {
+                return post(id, Reply::Stopped { outcome: Err(NO_MODEL.into()), prompt: None });
+            };
+            let control = s.control.clone();
+            drop(s);
+            let state = state.clone();
+            spawn_local(async move {
+                match Trainer::new(&loaded.model, &loaded.tokenizer, config, &train, &dev) {
+                    Ok(trainer) => drive(id, &state, loaded, trainer, control).await,
+                    Err(error) => post(id, Reply::Stopped { outcome: Err(error.to_string()), prompt: None }),
+                }
+            });
+        }
+        Request::Resume => {
+            let mut s = state.borrow_mut();
+            let (Some(trainer), Some(loaded)) = (s.paused.take(), s.loaded.clone()) else {
+                let outcome = Err("there is no paused run to resume".to_string());
+                return post(id, Reply::Stopped { outcome, prompt: None });
+            };
+            s.control.set_paused(false);
+            let control = s.control.clone();
+            drop(s);
+            let state = state.clone();
+            spawn_local(async move { drive(id, &state, loaded, trainer, control).await });
+        }
+        Request::Pause => state.borrow().control.set_paused(true),
+        Request::Cancel => {
+            let mut s = state.borrow_mut();
+            s.control.cancel();
+            s.paused = None;
+        }
+        Request::Evaluate { prompt, language, examples } => {
+            let Some(loaded) = state.borrow().loaded.clone() else { return post(id, Reply::Evaluated(Err(NO_MODEL.into()))) };
+            spawn_local(async move {
+                let result = evaluate(&loaded, &prompt, &language, &examples).await;
+                post(id, Reply::Evaluated(result));
+            });
+        }
+    }
+}
+
+/// Parses and uploads the model as `files.dtype`; every failure says which file is at fault, and a model
+/// the worker or the GPU cannot hold is refused before anything is allocated ([`BackendInfo::check_fits`]).
+/// Any run on the model loaded before is cancelled.
+fn load(state: &Shared, files: LoadModel, weights: Vec<u8>) -> Result<(), String> {
+    let mut s = state.borrow_mut();
+    let Some((device, backend)) = s.device.clone() else {
+        return Err("the compute device is still starting: wait for the engine check".into());
+    };
+    s.control.cancel();
+    s.paused = None;
+    s.loaded = None;
+    drop(s);
+    let config = std::str::from_utf8(&files.config)
+        .map_err(|e| e.to_string())
+        .and_then(|text| ModelConfig::from_json(text).map_err(|e| e.to_string()))
+        .map_err(|e| format!("config.json: {e}"))?;
+    let tokenizer = TextTokenizer::from_bytes(&files.tokenizer).map_err(|e| format!("tokenizer.json: {e}"))?;
+    tokenizer.check_against(&config).map_err(|e| format!("tokenizer.json does not fit the model: {e}"))?;
+    let file = match files.weights_name.as_str() {
+        "pytorch_model.bin" => WeightsFile::PytorchBin(&weights),
+        _ => WeightsFile::Safetensors(&weights),
+    };
+    let max_chunk_bytes = backend.check_fits(&files.source, &config, files.dtype, weights.len() as u64)?;
+    let options = LoadOptions { max_chunk_bytes, dtype: Some(files.dtype) };
+    let model = weights::load(&config, file, &device, &options).map_err(|e| format!("{}: {e}", files.weights_name))?;
+    state.borrow_mut().loaded = Some(Loaded { name: files.name, model: Rc::new(model), tokenizer: Rc::new(tokenizer) });
+    Ok(())
+}
+
+/// Runs `trainer` until it stops, posting its events; posts the best prompt at each improvement and the
+/// kept prompt when it stops, and keeps a paused trainer for resuming.
+async fn drive(id: u32, state: &Shared, loaded: Loaded, mut trainer: Trainer, control: TrainControl) {
+    let bytes = |file: PromptFile| ByteBuf::from(file.to_safetensors());
+    let outcome = trainer
+        .run(&loaded.model, &control, READBACK_EVERY, |event, now| match event {
+            TrainEvent::Steps { records, progress } => post(id, Reply::Steps { records, progress }),
+            TrainEvent::Validation { record, improved } => {
+                let best = improved.then(|| now.best_prompt_file(&loaded.name)).flatten().map(bytes);
+                post(id, Reply::Validation { record, best });
+            }
+        })
+        .await;
+    // A lost device cannot read the current prompt back; the best one so far is already on the host.
+    let kept = match trainer.prompt_file(&loaded.name).await {
+        Ok(file) => Some(file),
+        Err(error) => {
+            web_sys::console::error_1(&format!("the prompt could not be read back: {error}").into());
+            trainer.best_prompt_file(&loaded.name)
+        }
+    };
+    // Kept only if no other run or model replaced this one meanwhile (that cancelled it).
+    if outcome == Ok(RunOutcome::Paused) && !control.is_cancelled() {
+        state.borrow_mut().paused = Some(trainer);
+    }
+    post(id, Reply::Stopped { outcome: outcome.map_err(|e| e.to_string()), prompt: kept.map(bytes) });
+}
+
+async fn evaluate(loaded: &Loaded, prompt: &[u8], code: &str, examples: &[Example]) -> Result<LanguageResult, String> {
+    let file = PromptFile::from_safetensors(prompt).map_err(|e| e.to_string())?;
+    let language = languages::select(&[code]).map_err(|e| e.to_string())?.remove(0);
+    let setup = EvalSetup::for_prompt(&file, &loaded.tokenizer, EVAL_BATCH).map_err(|e| e.to_string())?;
+    let tensor = file.tensor(loaded.model.device());
+    eval::evaluate(&loaded.model, &loaded.tokenizer, &tensor, &setup, &language, examples, |_, _| {})
+        .await
+        .map_err(|e| format!("{}: {e}", language.name))
+}
