@@ -181,9 +181,9 @@ pub async fn engine_check(device: &Device) -> Result<EngineCheck, String> {
     Ok(EngineCheck { loss_before: first.unwrap_or(f32::NAN), loss_after })
 }
 
+/// Through the evaluator's readback, so that a lost device gets its message here too.
 async fn read_scalar(tensor: Tensor<1>) -> Result<f32, String> {
-    let data = tensor.into_data_async().await.map_err(|e| format!("reading back from the device failed: {e:?}"))?;
-    data.try_to_vec::<f32>().map_err(|e| format!("{e:?}")).map(|v| v[0])
+    crate::eval::read_f32(tensor).await.map(|v| v[0]).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

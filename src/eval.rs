@@ -111,7 +111,7 @@ fn macro_f1(per_category: &[CategoryScore]) -> f64 {
 pub enum EvalError {
     #[error(transparent)]
     Tokenize(#[from] TokenizeError),
-    #[error("reading scores back from the device failed: {0}")]
+    #[error("reading back from the device failed: {0}")]
     Readback(String),
     #[error(
         "the GPU device was lost ({0}): the browser or its driver reset the GPU (out of GPU memory, a driver \

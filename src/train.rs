@@ -379,6 +379,10 @@ pub enum RunOutcome {
     Cancelled,
 }
 
+/// How often [`Trainer::run`]'s callers read losses back from the device, in steps: each readback stalls
+/// the GPU queue, so not every step.
+pub const READBACK_EVERY: usize = 4;
+
 /// Pause and cancel requests, shared with whoever drives the run (a button, Ctrl-C).
 #[derive(Clone, Debug, Default)]
 pub struct TrainControl {

@@ -16,8 +16,9 @@ struct FileRow {
     done: bool,
 }
 
-/// A model's files, downloaded or picked, ready to be loaded.
-#[derive(Clone, Debug, PartialEq)]
+/// A model's files, downloaded or picked, ready to be loaded; moved (never cloned: the weights can be
+/// gigabytes) on to the training worker.
+#[derive(Debug)]
 pub struct ModelFiles {
     /// The hub id prompt files record as their base model.
     pub name: String,

@@ -16,7 +16,7 @@ use polyprompt::sib200::{self, Shots, Split};
 use polyprompt::study::{self, PAPER_LENGTHS, PAPER_REPARAM_HIDDEN, StudyResult};
 use polyprompt::task::Placement;
 use polyprompt::tokenize::TextTokenizer;
-use polyprompt::train::{LossKind, RunOutcome, TrainConfig, TrainControl, TrainEvent, Trainer};
+use polyprompt::train::{LossKind, READBACK_EVERY, RunOutcome, TrainConfig, TrainControl, TrainEvent, Trainer};
 use polyprompt::weights::{self, LoadOptions};
 
 /// PEFT's file names, which `--out` folders and `--prompt` folders use.
@@ -24,8 +24,6 @@ const ADAPTER_WEIGHTS: &str = "adapter_model.safetensors";
 const ADAPTER_CONFIG: &str = "adapter_config.json";
 /// The run's full state, for `train --resume`.
 const CHECKPOINT: &str = "checkpoint.safetensors";
-/// Losses are read back from the device every this many steps.
-const READBACK_EVERY: usize = 4;
 
 /// Counts live heap bytes for `bench`'s peak-memory figures (two relaxed atomics per allocation).
 #[global_allocator]

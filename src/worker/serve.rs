@@ -19,11 +19,9 @@ use crate::model::{CausalLm, ModelConfig};
 use crate::prompt_file::PromptFile;
 use crate::sib200::Example;
 use crate::tokenize::TextTokenizer;
-use crate::train::{RunOutcome, TrainControl, TrainEvent, Trainer};
+use crate::train::{READBACK_EVERY, RunOutcome, TrainControl, TrainEvent, Trainer};
 use crate::weights::{self, LoadOptions, WeightsFile};
 
-/// Losses are read back from the device every this many steps (one readback stalls the GPU queue).
-const READBACK_EVERY: usize = 4;
 /// Sentences per evaluation forward pass.
 const EVAL_BATCH: usize = 32;
 const NO_MODEL: &str = "no model is loaded: load one first (step 1)";
