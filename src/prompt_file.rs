@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{Family, ModelConfig};
 use crate::task::Placement;
+use crate::train::TrainConfig;
 use crate::weights::SafetensorsHeader;
 
 /// Bumped when the metadata or the share encoding changes incompatibly; old links keep decoding.
@@ -195,6 +196,12 @@ impl PromptFile {
         Ok(())
     }
 
+    /// The settings the prompt was trained with, where polyprompt's trainer recorded them (a prompt
+    /// imported from PEFT has none): what opening a shared or saved prompt puts back in the training form.
+    pub fn training_config(&self) -> Option<TrainConfig> {
+        serde_json::from_value(self.metadata.training.get("config")?.clone()).ok()
+    }
+
     /// The vectors as a `[length, hidden]` tensor on `device`, ready to be placed among the embeddings.
     pub fn tensor(&self, device: &burn::tensor::Device) -> burn::tensor::Tensor<2> {
         burn::tensor::Tensor::from_data(burn::tensor::TensorData::new(self.embeddings.clone(), [self.length, self.hidden]), device)
@@ -349,6 +356,21 @@ mod tests {
     fn fixture_config(name: &str) -> ModelConfig {
         let path = format!("{}/tests/fixtures/{name}/config.json", env!("CARGO_MANIFEST_DIR"));
         ModelConfig::from_json(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_trained_prompt_gives_back_its_settings_and_others_none() {
+        let mut config = TrainConfig::paper(7);
+        config.prompt.reparam_hidden = Some(200);
+        config.epochs = 3;
+        config.seed = 42;
+        let mut prompt = sample(7, 64);
+        prompt.metadata.training = serde_json::json!({"config": config, "steps_done": 12});
+        let shared = PromptFile::from_share_fragment(&prompt.to_share_fragment()).unwrap();
+        assert_eq!(shared.training_config(), Some(config));
+        assert_eq!(sample(7, 64).training_config(), None, "no recorded config");
+        prompt.metadata.training = serde_json::json!({"config": {"epochs": "many"}});
+        assert_eq!(prompt.training_config(), None, "a config that does not parse");
     }
 
     #[test]

@@ -21,12 +21,17 @@ pub fn EvaluationPanel(
     session: RwSignal<Option<Session>, LocalStorage>,
     prompt: RwSignal<Option<PromptFile>>,
     results: RwSignal<Vec<LanguageResult>>,
+    /// Each change starts an evaluation, as the panel's own button does (the shared-link notice's offer).
+    requests: RwSignal<u32>,
 ) -> impl IntoView {
     let quick = RwSignal::new(false);
     let busy = RwSignal::new(false);
     let status = RwSignal::new(String::new());
-    let start = move |_| {
+    let start = move || {
         let (Some(session), Some(file)) = (session.get_untracked(), prompt.get_untracked()) else { return };
+        if busy.get_untracked() {
+            return;
+        }
         if let Err(error) = file.check_compatible(&session.config) {
             status.set(error.to_string());
             return;
@@ -41,6 +46,13 @@ pub fn EvaluationPanel(
             busy.set(false);
         });
     };
+    Effect::new(move |seen: Option<u32>| {
+        let count = requests.get();
+        if seen.is_some_and(|seen| seen != count) {
+            start();
+        }
+        count
+    });
     view! {
         <section class="card results" aria-labelledby="results-title">
             <h2 id="results-title">"4 · Zero-shot transfer to 52 languages"</h2>
@@ -58,7 +70,7 @@ pub fn EvaluationPanel(
             </label>
             <button type="button" class="primary" data-testid="eval-start"
                 disabled=move || busy.get() || session.with(Option::is_none) || prompt.with(Option::is_none)
-                on:click=start>"Evaluate on 52 languages"</button>
+                on:click=move |_| start()>"Evaluate on 52 languages"</button>
             <p data-testid="eval-status" role="status">{move || status.get()}</p>
             <AccuracyChart results />
             <ShareScatter results family=Signal::derive(move || prompt.with(|p| p.as_ref().map(|f| f.metadata.family))) />

@@ -68,6 +68,10 @@ pub fn App() -> impl IntoView {
         _ => None,
     };
     let shared_model = prompt.as_ref().map(|p| p.metadata.base_model.clone());
+    // The settings of a prompt opened from outside (a link, a saved run, a file), for the training form.
+    // Counts the shared-link notice's "Evaluate" clicks, which start the evaluation panel's run.
+    let evaluation_requests = RwSignal::new(0u32);
+    let opened_settings = RwSignal::new(prompt.as_ref().and_then(PromptFile::training_config));
     let prompt = RwSignal::new(prompt);
     let results = RwSignal::new(Vec::<LanguageResult>::new());
     let on_files = Callback::new(move |files: ModelFiles| {
@@ -112,6 +116,10 @@ pub fn App() -> impl IntoView {
         results.set(Vec::new());
         prompt.set(Some(file));
     });
+    let on_opened = Callback::new(move |file: PromptFile| {
+        opened_settings.set(file.training_config());
+        on_prompt.run(file);
+    });
     let runs = RwSignal::new(Vec::<SavedRun>::new());
     let runs_loaded = RwSignal::new(false);
     let save_error = RwSignal::new(None::<String>);
@@ -140,6 +148,7 @@ pub fn App() -> impl IntoView {
     });
     let on_open = Callback::new(move |run: SavedRun| match run.prompt_file() {
         Ok(file) => {
+            opened_settings.set(file.training_config());
             prompt.set(Some(file));
             results.set(run.results);
         }
@@ -157,7 +166,7 @@ pub fn App() -> impl IntoView {
             </div>
             <BackendBadge state=device_state />
         </header>
-        <SharedLinkNotice link runs on_prompt on_open />
+        <SharedLinkNotice link runs session on_prompt=on_opened on_open on_evaluate=Callback::new(move |()| evaluation_requests.update(|n| *n += 1)) />
         <main data-testid="app-main">
             <div class="column">
                 <ModelPicker initial=shared_model on_ready=on_files />
@@ -173,13 +182,13 @@ pub fn App() -> impl IntoView {
                 <EngineCheckPanel state=device_state />
             </div>
             <div class="column">
-                <TrainingPanel session on_prompt on_superseded=Callback::new(move |id: String| saved_runs::forget_superseded(runs, &id)) />
-                <PromptActions prompt session />
+                <TrainingPanel session opened_settings on_prompt on_superseded=Callback::new(move |id: String| saved_runs::forget_superseded(runs, &id)) />
+                <PromptActions prompt session on_import=on_opened />
                 {move || save_error.get().map(|error| view! { <p class="error" role="alert" data-testid="save-error">{error}</p> })}
                 <SavedRuns runs on_open />
             </div>
             <div class="column wide">
-                <EvaluationPanel session prompt results />
+                <EvaluationPanel session prompt results requests=evaluation_requests />
             </div>
         </main>
     }

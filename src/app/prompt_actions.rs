@@ -26,6 +26,8 @@ enum ShareLink {
 pub fn PromptActions(
     prompt: RwSignal<Option<PromptFile>>,
     session: RwSignal<Option<Session>, LocalStorage>,
+    /// Receives an imported prompt (it replaces the page's prompt and its results).
+    on_import: Callback<PromptFile>,
 ) -> impl IntoView {
     let message = RwSignal::new(String::new());
     let hosted_url = RwSignal::new(String::new());
@@ -70,7 +72,7 @@ pub fn PromptActions(
             match read_import(files).await {
                 Ok(file) => {
                     message.set(format!("Imported a {}-vector prompt for {}.", file.length, file.metadata.base_model));
-                    prompt.set(Some(file));
+                    on_import.run(file);
                 }
                 Err(error) => message.set(error),
             }

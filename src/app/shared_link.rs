@@ -5,6 +5,7 @@ use leptos::task::spawn_local;
 
 use super::download::fetch_cached;
 use super::saved_runs::SavedRun;
+use super::session::Session;
 use crate::prompt_file::PromptFile;
 use crate::share::{self, HostedPrompt, ShareError, SharedLink};
 
@@ -27,7 +28,8 @@ pub fn read_page_link() -> Option<Result<SharedLink, ShareError>> {
 
 fn opened_message(file: &PromptFile) -> String {
     format!(
-        "Opened a shared prompt: {} vectors for {}. Load that model (step 1), then evaluate it (step 4).",
+        "Opened a shared prompt: {} vectors for {}, with the settings it was trained with. Load that model \
+         (step 1), then evaluate it here or in step 4.",
         file.length, file.metadata.base_model
     )
 }
@@ -36,14 +38,25 @@ fn opened_message(file: &PromptFile) -> String {
 pub fn SharedLinkNotice(
     link: Option<Result<SharedLink, ShareError>>,
     runs: RwSignal<Vec<SavedRun>>,
+    session: RwSignal<Option<Session>, LocalStorage>,
     on_prompt: Callback<PromptFile>,
     on_open: Callback<SavedRun>,
+    /// Starts the 52-language evaluation of the page's prompt.
+    on_evaluate: Callback<()>,
 ) -> impl IntoView {
     let notice = |text: String| view! { <p class="notice" data-testid="shared-notice" role="status">{text}</p> };
     match link {
         None => ().into_any(),
-        Some(Ok(SharedLink::Prompt(file))) => notice(opened_message(&file)).into_any(),
-        Some(Ok(SharedLink::Hosted(hosted))) => view! { <HostedPromptNotice hosted runs on_prompt on_open /> }.into_any(),
+        Some(Ok(SharedLink::Prompt(file))) => view! {
+            <div class="notice" data-testid="shared-notice" role="status">
+                <p>{opened_message(&file)}</p>
+                <EvaluateOffer session on_evaluate />
+            </div>
+        }
+        .into_any(),
+        Some(Ok(SharedLink::Hosted(hosted))) => {
+            view! { <HostedPromptNotice hosted runs session on_prompt on_open on_evaluate /> }.into_any()
+        }
         Some(Err(error)) => notice(format!("This page's link does not hold a usable prompt: {error}")).into_any(),
     }
 }
@@ -75,8 +88,10 @@ impl HostedState {
 fn HostedPromptNotice(
     hosted: HostedPrompt,
     runs: RwSignal<Vec<SavedRun>>,
+    session: RwSignal<Option<Session>, LocalStorage>,
     on_prompt: Callback<PromptFile>,
     on_open: Callback<SavedRun>,
+    on_evaluate: Callback<()>,
 ) -> impl IntoView {
     let state = RwSignal::new(HostedState::Asking);
     let url = hosted.url.clone();
@@ -130,9 +145,23 @@ fn HostedPromptNotice(
                     </div>
                 }.into_any(),
                 HostedState::Declined => view! { <p>"Nothing was fetched."</p> }.into_any(),
-                HostedState::Done(message) => view! { <p>{message}</p> }.into_any(),
+                HostedState::Done(message) => view! { <p>{message}</p> <EvaluateOffer session on_evaluate /> }.into_any(),
                 HostedState::Failed(error) => view! { <p class="error">{error}</p> }.into_any(),
             }}
+        </div>
+    }
+}
+
+/// The offer a shared prompt comes with: evaluate it on the 52 languages, once a model is loaded.
+#[component]
+fn EvaluateOffer(session: RwSignal<Option<Session>, LocalStorage>, on_evaluate: Callback<()>) -> impl IntoView {
+    view! {
+        <div class="actions shared-offer">
+            <button type="button" class="primary" data-testid="shared-evaluate"
+                disabled=move || session.with(Option::is_none) on:click=move |_| on_evaluate.run(())>
+                "Evaluate it on 52 languages"
+            </button>
+            {move || session.with(Option::is_none).then(|| view! { <span class="muted">"Load its model first (step 1)."</span> })}
         </div>
     }
 }

@@ -86,6 +86,23 @@ impl Settings {
         config.seed = self.seed.get_untracked();
         config
     }
+
+    /// Puts a recorded run's settings in the form (an init the form does not offer shows as uniform).
+    fn apply(&self, config: &TrainConfig) {
+        self.length.set(config.prompt.length);
+        self.init.set(if config.prompt.init == PromptInit::Vocabulary { "vocabulary" } else { "uniform" });
+        self.reparam.set(config.prompt.reparam_hidden.is_some());
+        if let Some(hidden) = config.prompt.reparam_hidden {
+            self.reparam_hidden.set(hidden);
+        }
+        self.learning_rate.set(config.learning_rate);
+        self.epochs.set(config.epochs);
+        self.batch.set(config.batch_size);
+        if let Shots::PerClass(shots) = config.shots {
+            self.shots.set(shots);
+        }
+        self.seed.set(config.seed);
+    }
 }
 
 /// What the panel shows of a run.
@@ -100,6 +117,8 @@ struct RunView {
 #[component]
 pub fn TrainingPanel(
     session: RwSignal<Option<Session>, LocalStorage>,
+    /// The recorded settings of a prompt opened from a link, a saved run or a file: put in the form.
+    opened_settings: RwSignal<Option<TrainConfig>>,
     /// Receives the run's best prompt at each improvement, and its prompt whenever it stops (finished,
     /// paused, cancelled or failed).
     on_prompt: Callback<PromptFile>,
@@ -163,6 +182,14 @@ pub fn TrainingPanel(
 
     let running = move || matches!(run.phase.get(), Phase::Preparing | Phase::Running);
     let study_running = RwSignal::new(false);
+    // Not into a locked form: a run under way keeps the settings it started with.
+    Effect::new(move |_| {
+        let Some(config) = opened_settings.get() else { return };
+        let busy = matches!(run.phase.get_untracked(), Phase::Preparing | Phase::Running | Phase::Paused);
+        if !busy && !study_running.get_untracked() {
+            settings.apply(&config);
+        }
+    });
     view! {
         <section class="card training" aria-labelledby="training-title">
             <h2 id="training-title">"3 · Prompt & training"</h2>

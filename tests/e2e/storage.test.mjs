@@ -67,3 +67,26 @@ test('runs an earlier version kept in LocalStorage move to IndexedDB', { timeout
     assert.deepEqual(cspViolations(browser.log), [], 'the Content-Security-Policy blocked something');
   });
 });
+
+test('an imported prompt replaces the shown results instead of inheriting them', { timeout: 120_000 }, async () => {
+  await withBrowser({ webgpu: false }, async ({ page }) => {
+    await page.goto(server.url);
+    await page.getByTestId('app-main').waitFor();
+    await page.evaluate((prompt) => localStorage.setItem('polyprompt-runs-v1', JSON.stringify([{
+      id: 'feedbeef', label: 'L2 · evaluated', saved_at: 1, prompt,
+      results: [{ code: 'eng_Latn', name: 'English', family: 'Indo-European, Germanic', script: 'Latn',
+        accuracy: 0.5, macro_f1: 0.4, n: 204, per_category: [] }],
+    }])), promptFile({ length: 2 }).toString('base64'));
+    await page.reload();
+    await page.getByTestId('saved-run').filter({ hasText: 'evaluated' }).getByTestId('saved-run-open').click();
+    await page.getByTestId('result-row').waitFor();
+
+    await importPrompt(page, 3, 5);
+    assert.equal(await page.getByTestId('result-row').count(), 0, 'the imported prompt shows the other run\'s results');
+    const imported = await page.getByTestId('prompt-summary').getAttribute('data-fingerprint');
+    await page.reload();
+    await page.locator(`[data-testid=saved-run][data-id="${imported}"]`).getByTestId('saved-run-open').click();
+    assert.equal(await page.getByTestId('prompt-summary').getAttribute('data-length'), '3');
+    assert.equal(await page.getByTestId('result-row').count(), 0, 'the imported prompt was saved with the other run\'s results');
+  });
+});

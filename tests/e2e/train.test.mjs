@@ -69,7 +69,18 @@ test('train, evaluate 52 languages, download, import and share a prompt', { time
       await other.page.getByTestId('shared-notice').filter({ hasText: /shared prompt: 4 vectors/ }).waitFor();
       assert.equal(await other.page.getByTestId('prompt-summary').getAttribute('data-fingerprint'), fingerprint);
       assert.equal(await other.page.getByTestId('model-id').inputValue(), 'polyprompt-test/tiny-bloom');
+      // The settings it was trained with fill the training form.
+      assert.equal(await other.page.getByTestId('setting-length').inputValue(), '4');
+      assert.equal(await other.page.getByTestId('setting-epochs').inputValue(), '2');
+      // The link offers to evaluate the prompt once its model is loaded.
+      const offer = other.page.getByTestId('shared-evaluate');
+      assert.ok(await offer.isDisabled(), 'offered before a model is loaded');
       await other.page.screenshot({ path: path.join(shots, 'share-link-opened.png'), fullPage: true });
+      await loadTinyBloom(other.page, server);
+      await other.page.getByTestId('eval-quick').check();
+      await offer.click();
+      await other.page.getByTestId('eval-status').filter({ hasText: /^Done/ }).waitFor({ timeout: 300_000 });
+      assert.equal(await other.page.getByTestId('result-row').count(), 52);
       await other.page.goto(`${server.url}#pp1.tampered`);
       await other.page.reload();
       await other.page.getByTestId('shared-notice').filter({ hasText: /does not hold a usable prompt/ }).waitFor();
