@@ -194,6 +194,45 @@ pub fn markdown_table(results: &[LanguageResult]) -> String {
     table
 }
 
+/// The results as CSV, one row per language (the app's "Export CSV").
+pub fn results_csv(results: &[LanguageResult]) -> String {
+    let mut out = String::from("code,name,family,script,accuracy,macro_f1,n\n");
+    for r in results {
+        let (name, family, script) = (csv_field(&r.name), csv_field(&r.family), csv_field(&r.script));
+        out.push_str(&format!("{},{name},{family},{script},{:.4},{:.4},{}\n", r.code, r.accuracy, r.macro_f1, r.n));
+    }
+    out
+}
+
+/// Runs side by side as CSV: one row per language (in the order they first appear), one accuracy column
+/// per run headed by its label, empty where a run has no result for the language; a last row of means.
+pub fn comparison_csv(runs: &[(String, Vec<LanguageResult>)]) -> String {
+    let mut languages: Vec<&LanguageResult> = Vec::new();
+    for r in runs.iter().flat_map(|(_, results)| results) {
+        if !languages.iter().any(|l| l.code == r.code) {
+            languages.push(r);
+        }
+    }
+    let labels: Vec<String> = runs.iter().map(|(label, _)| csv_field(label)).collect();
+    let mut out = format!("code,name,family,script,{}\n", labels.join(","));
+    for language in languages {
+        let accuracies: Vec<String> = runs
+            .iter()
+            .map(|(_, results)| results.iter().find(|r| r.code == language.code).map_or(String::new(), |r| format!("{:.4}", r.accuracy)))
+            .collect();
+        let (name, family, script) = (csv_field(&language.name), csv_field(&language.family), csv_field(&language.script));
+        out.push_str(&format!("{},{name},{family},{script},{}\n", language.code, accuracies.join(",")));
+    }
+    let means: Vec<String> = runs.iter().map(|(_, results)| format!("{:.4}", mean_accuracy(results))).collect();
+    out.push_str(&format!("mean,,,,{}\n", means.join(",")));
+    out
+}
+
+/// A CSV field, quoted (RFC 4180: quotes doubled), so commas in names and labels stay inside it.
+fn csv_field(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\"\""))
+}
+
 /// Index of the first maximum, like torch.argmax; NaN never wins.
 pub(crate) fn argmax(scores: &[f32]) -> usize {
     let beats = |s: f32, best: f32| s > best || (best.is_nan() && !s.is_nan());
@@ -243,6 +282,30 @@ mod tests {
         assert_eq!((perfect.accuracy, perfect.macro_f1), (1.0, 1.0));
         let empty = LanguageResult::score(english, &[], &[]);
         assert_eq!((empty.accuracy, empty.macro_f1, empty.n), (0.0, 0.0, 0));
+    }
+
+    #[test]
+    fn runs_compare_side_by_side_as_csv() {
+        let score = |code: &str, correct: usize| {
+            let predictions: Vec<usize> = (0..4).map(|i| if i < correct { 0 } else { 1 }).collect();
+            LanguageResult::score(by_code(code).unwrap(), &[0; 4], &predictions)
+        };
+        let runs = vec![
+            ("L1 · \"short\", uniform".to_string(), vec![score("eng_Latn", 4), score("swh_Latn", 1)]),
+            ("L50".to_string(), vec![score("tel_Telu", 2), score("eng_Latn", 3)]),
+        ];
+        let csv = comparison_csv(&runs);
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines[0], r#"code,name,family,script,"L1 · ""short"", uniform","L50""#);
+        assert!(lines[1].starts_with(r#"eng_Latn,"English","#) && lines[1].ends_with(",1.0000,0.7500"), "{}", lines[1]);
+        assert!(lines[2].starts_with("swh_Latn,") && lines[2].ends_with(",0.2500,"), "{}", lines[2]);
+        assert!(lines[3].starts_with("tel_Telu,") && lines[3].ends_with(",,0.5000"), "{}", lines[3]);
+        assert_eq!(lines[4], "mean,,,,0.6250,0.6250");
+        assert_eq!(lines.len(), 5);
+
+        let single = results_csv(&runs[0].1);
+        assert_eq!(single.lines().next(), Some("code,name,family,script,accuracy,macro_f1,n"));
+        assert!(single.lines().nth(2).unwrap().starts_with(r#"swh_Latn,"Swahili","#), "{single}");
     }
 
     #[test]

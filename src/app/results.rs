@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 
 use super::save::save_file;
-use crate::eval::{LanguageResult, mean_accuracy};
+use crate::eval::{self, LanguageResult, mean_accuracy};
 use crate::languages;
 use crate::model::Family;
 
@@ -190,7 +190,7 @@ pub fn ResultsTable(results: RwSignal<Vec<LanguageResult>>) -> impl IntoView {
         }
     };
     let english = move || results.with(|r| r.iter().find(|r| r.code == "eng_Latn").map(|r| r.accuracy));
-    let export = move |_| save_file("polyprompt-results.csv", csv(&results.get_untracked()).as_bytes(), "text/csv");
+    let export = move |_| save_file("polyprompt-results.csv", eval::results_csv(&results.get_untracked()).as_bytes(), "text/csv");
     view! {
         <div class="results-table" hidden=move || results.with(Vec::is_empty)>
             <button type="button" data-testid="results-csv" on:click=export>"Export CSV"</button>
@@ -226,22 +226,4 @@ pub fn ResultsTable(results: RwSignal<Vec<LanguageResult>>) -> impl IntoView {
             </table>
         </div>
     }
-}
-
-fn csv(results: &[LanguageResult]) -> String {
-    let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
-    let mut out = String::from("code,name,family,script,accuracy,macro_f1,n\n");
-    for r in results {
-        out.push_str(&format!(
-            "{},{},{},{},{:.4},{:.4},{}\n",
-            r.code,
-            quote(&r.name),
-            quote(&r.family),
-            quote(&r.script),
-            r.accuracy,
-            r.macro_f1,
-            r.n
-        ));
-    }
-    out
 }

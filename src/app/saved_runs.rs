@@ -9,7 +9,8 @@ use leptos::task::spawn_local;
 use serde::{Deserialize, Serialize};
 
 use super::run_store;
-use crate::eval::{LanguageResult, mean_accuracy};
+use super::save::save_file;
+use crate::eval::{self, LanguageResult, mean_accuracy};
 use crate::prompt_file::PromptFile;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -135,7 +136,8 @@ pub fn SavedRuns(runs: RwSignal<Vec<SavedRun>>, on_open: Callback<SavedRun>) -> 
     }
 }
 
-/// Mean accuracy per language family for each compared run, one column per run.
+/// Mean accuracy per language family for each compared run, one column per run; every language's
+/// accuracy per run as CSV.
 #[component]
 fn RunComparison(runs: RwSignal<Vec<SavedRun>>, compared: RwSignal<Vec<String>>) -> impl IntoView {
     move || {
@@ -161,7 +163,10 @@ fn RunComparison(runs: RwSignal<Vec<SavedRun>>, compared: RwSignal<Vec<String>>)
                     .collect();
                 if members.is_empty() { "–".to_string() } else { format!("{:.1}%", 100.0 * mean_accuracy(&members)) }
             };
+            let table: Vec<(String, Vec<LanguageResult>)> = chosen.iter().map(|r| (r.label.clone(), r.results.clone())).collect();
+            let export = move |_| save_file("polyprompt-comparison.csv", eval::comparison_csv(&table).as_bytes(), "text/csv");
             view! {
+                <button type="button" data-testid="comparison-csv" on:click=export>"Export comparison CSV"</button>
                 <table class="comparison" data-testid="run-comparison">
                     <thead><tr><th>"Languages"</th>{chosen.iter().map(|r| view! { <th>{r.label.clone()}</th> }).collect_view()}</tr></thead>
                     <tbody>

@@ -1,8 +1,10 @@
 // Saved runs live in IndexedDB: no trained prompt is dropped to make room for another, a browser whose
 // storage is full says so while the prompt stays on the page to download, and runs an earlier version
-// kept in LocalStorage move over. Prompts are imported files: no model is needed.
+// kept in LocalStorage move over; ticked runs compare side by side (and export as CSV). Prompts are
+// imported files: no model is needed.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import { startServer, shots, importPrompt, promptFile, cspViolations, withBrowser } from './browser.mjs';
 
@@ -88,5 +90,37 @@ test('an imported prompt replaces the shown results instead of inheriting them',
     await page.locator(`[data-testid=saved-run][data-id="${imported}"]`).getByTestId('saved-run-open').click();
     assert.equal(await page.getByTestId('prompt-summary').getAttribute('data-length'), '3');
     assert.equal(await page.getByTestId('result-row').count(), 0, 'the imported prompt was saved with the other run\'s results');
+  });
+});
+
+test('ticked saved runs compare side by side and export as CSV', { timeout: 120_000 }, async () => {
+  await withBrowser({ webgpu: false }, async ({ page }) => {
+    await page.goto(server.url);
+    await page.getByTestId('app-main').waitFor();
+    const result = (code, name, family, script, accuracy) =>
+      ({ code, name, family, script, accuracy, macro_f1: accuracy, n: 204, per_category: [] });
+    await page.evaluate((runs) => localStorage.setItem('polyprompt-runs-v1', JSON.stringify(runs)), [
+      { id: 'aaaa0001', label: 'L1 · short', saved_at: 1, prompt: promptFile({ length: 1, seed: 1 }).toString('base64'),
+        results: [result('eng_Latn', 'English', 'Indo-European, Germanic', 'Latn', 0.5),
+          result('swh_Latn', 'Swahili', 'Niger-Congo, Bantu', 'Latn', 0.25)] },
+      { id: 'aaaa0050', label: 'L50 · long', saved_at: 2, prompt: promptFile({ length: 50, seed: 2 }).toString('base64'),
+        results: [result('eng_Latn', 'English', 'Indo-European, Germanic', 'Latn', 0.75)] },
+    ]);
+    await page.reload();
+    for (const label of ['L1 · short', 'L50 · long']) {
+      await page.getByTestId('saved-run').filter({ hasText: label }).getByRole('checkbox').check();
+    }
+    const table = page.getByTestId('run-comparison');
+    await table.waitFor();
+    assert.match(await table.innerText(), /All\s+37\.5%\s+75\.0%/);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('comparison-csv').click()]);
+    assert.equal(download.suggestedFilename(), 'polyprompt-comparison.csv');
+    const csv = fs.readFileSync(await download.path(), 'utf8').trim().split('\n');
+    assert.deepEqual(csv, [
+      'code,name,family,script,"L1 · short","L50 · long"',
+      'eng_Latn,"English","Indo-European, Germanic","Latn",0.5000,0.7500',
+      'swh_Latn,"Swahili","Niger-Congo, Bantu","Latn",0.2500,',
+      'mean,,,,0.3750,0.7500',
+    ]);
   });
 });

@@ -5,6 +5,7 @@
 // on it).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import { startServer, launch, shots, cspViolations, setField, loadTinyBloom, withBrowser } from './browser.mjs';
 
@@ -46,6 +47,11 @@ test('train, evaluate 52 languages, download, import and share a prompt', { time
     assert.ok(accuracies.every((a) => a >= 0 && a <= 1), accuracies.join());
     assert.deepEqual(await rows.evaluateAll((els) => els.filter((e) => e.classList.contains('english')).length), 1);
     await page.screenshot({ path: path.join(shots, 'evaluated.png'), fullPage: true });
+    const [table] = await Promise.all([page.waitForEvent('download'), page.getByTestId('results-csv').click()]);
+    const csv = fs.readFileSync(await table.path(), 'utf8').trim().split('\n');
+    assert.equal(csv[0], 'code,name,family,script,accuracy,macro_f1,n');
+    assert.equal(csv.length, 53, 'a header and 52 languages');
+    assert.ok(csv.some((line) => line.startsWith('eng_Latn,"English",')), csv.join('\n'));
 
     // Download the single file, then import it back: the same prompt.
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('prompt-download').click()]);
