@@ -12,12 +12,13 @@ const DEV_BASE: &str = "data/sib200";
 /// One language's split, parsed; errors name the file and what to do.
 pub async fn fetch_split(language: &str, split: Split) -> Result<Vec<Example>, String> {
     let path = format!("{language}/{}", split.file_name());
-    let bytes = match fetch_cached(&format!("{DEV_BASE}/{path}"), &|_| {}).await {
+    let bytes = match fetch_cached(&format!("{DEV_BASE}/{path}"), &|_| {}).await.map(|b| b.to_vec()) {
         Ok(bytes) if looks_like_tsv(&bytes) => bytes,
         // No dev copy (a deployed app serves its index page or a 404 there): the public source.
         _ => fetch_cached(&format!("{PUBLIC_BASE}/{path}"), &|_| {})
             .await
-            .map_err(|e| format!("SIB-200 {path}: {e}"))?,
+            .map_err(|e| format!("SIB-200 {path}: {e}"))?
+            .to_vec(),
     };
     sib200::parse_tsv(&bytes, &path).map_err(|e| e.to_string())
 }

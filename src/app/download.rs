@@ -34,8 +34,9 @@ pub enum DownloadError {
 }
 
 /// Fetches `url`, from Cache Storage when it is there, reporting progress; stores what it fetched.
-/// A cache that cannot be opened or written (private mode, quota full) only costs the caching.
-pub async fn fetch_cached(url: &str, on_progress: &dyn Fn(Progress)) -> Result<Vec<u8>, DownloadError> {
+/// A cache that cannot be opened or written (private mode, quota full) only costs the caching. The bytes
+/// stay in JavaScript memory (see [`read_body`]); small files are copied out with `to_vec`.
+pub async fn fetch_cached(url: &str, on_progress: &dyn Fn(Progress)) -> Result<Uint8Array, DownloadError> {
     let cache = open_cache().await;
     if let Some(cache) = &cache
         && let Some(hit) = cached_response(cache, url).await
@@ -71,7 +72,7 @@ pub async fn fetch_cached(url: &str, on_progress: &dyn Fn(Progress)) -> Result<V
 }
 
 /// Reads a file the user picked, through the same stream reader as downloads (progress, no second copy).
-pub async fn read_file(file: &web_sys::File, on_progress: &dyn Fn(Progress)) -> Result<Vec<u8>, DownloadError> {
+pub async fn read_file(file: &web_sys::File, on_progress: &dyn Fn(Progress)) -> Result<Uint8Array, DownloadError> {
     let name = file.name();
     let failed = |e: JsValue| DownloadError::Interrupted { url: name.clone(), received: 0, detail: js_message(&e) };
     // A Response over the file streams it; its length header gives the progress bar its total.
@@ -94,7 +95,11 @@ async fn cached_response(cache: &Cache, url: &str) -> Option<Response> {
     hit.dyn_into::<Response>().ok()
 }
 
-async fn read_body(url: &str, response: Response, on_progress: &dyn Fn(Progress)) -> Result<Vec<u8>, DownloadError> {
+/// Reads a response's body with progress into one `Uint8Array` in JavaScript memory, not wasm memory:
+/// a model's weights go on to the training worker as a transferred buffer, and wasm memory, once grown
+/// to hold them, would never shrink. With a `Content-Length` the buffer is allocated once and filled;
+/// without one (or with a wrong one) the chunks are kept and joined at the end.
+async fn read_body(url: &str, response: Response, on_progress: &dyn Fn(Progress)) -> Result<Uint8Array, DownloadError> {
     let total = response
         .headers()
         .get("content-length")
@@ -103,36 +108,55 @@ async fn read_body(url: &str, response: Response, on_progress: &dyn Fn(Progress)
         .and_then(|v| v.parse::<u64>().ok());
     let started = now_ms();
     let mut last_report = f64::NEG_INFINITY;
-    let mut bytes = Vec::with_capacity(total.unwrap_or(0).min(1 << 31) as usize);
-    let broke = |received: u64, e: JsValue| DownloadError::Interrupted {
-        url: url.into(),
-        received,
-        detail: js_message(&e),
-    };
+    let broke = |received: u64, detail: String| DownloadError::Interrupted { url: url.into(), received, detail };
+    let mut filled = total.and_then(|t| u32::try_from(t).ok()).map(Uint8Array::new_with_length);
+    let mut chunks: Vec<Uint8Array> = Vec::new();
+    let mut received: u32 = 0;
     let Some(body) = response.body() else {
-        return Ok(bytes);
+        return Ok(Uint8Array::new_with_length(0));
     };
     let reader: ReadableStreamDefaultReader = body.get_reader().unchecked_into();
     loop {
-        let chunk = JsFuture::from(reader.read()).await.map_err(|e| broke(bytes.len() as u64, e))?;
+        let chunk = JsFuture::from(reader.read()).await.map_err(|e| broke(received.into(), js_message(&e)))?;
         let done = Reflect::get(&chunk, &"done".into()).map(|d| d.is_truthy()).unwrap_or(true);
         if done {
             break;
         }
         let value: Uint8Array = Reflect::get(&chunk, &"value".into())
-            .map_err(|e| broke(bytes.len() as u64, e))?
+            .map_err(|e| broke(received.into(), js_message(&e)))?
             .unchecked_into();
-        let start = bytes.len();
-        bytes.resize(start + value.length() as usize, 0);
-        value.copy_to(&mut bytes[start..]);
+        let end = received.checked_add(value.length()).ok_or_else(|| {
+            broke(received.into(), "the file is over 4 GiB, more than a browser page can hold".into())
+        })?;
+        match &filled {
+            Some(buffer) if end <= buffer.length() => buffer.set(&value, received),
+            _ => {
+                if let Some(buffer) = filled.take() {
+                    chunks.push(buffer.subarray(0, received));
+                }
+                chunks.push(value);
+            }
+        }
+        received = end;
         // A gigabyte arrives in ~16k chunks: redraw progress a few times a second, not per chunk.
         if now_ms() - last_report >= 100.0 {
             last_report = now_ms();
-            report(bytes.len() as u64, total, started, on_progress);
+            report(received.into(), total, started, on_progress);
         }
     }
-    report(bytes.len() as u64, total, started, on_progress);
-    Ok(bytes)
+    report(received.into(), total, started, on_progress);
+    Ok(match filled {
+        Some(buffer) => buffer.subarray(0, received),
+        None => {
+            let joined = Uint8Array::new_with_length(received);
+            let mut offset = 0;
+            for chunk in chunks {
+                joined.set(&chunk, offset);
+                offset += chunk.length();
+            }
+            joined
+        }
+    })
 }
 
 fn report(received: u64, total: Option<u64>, started: f64, on_progress: &dyn Fn(Progress)) {

@@ -100,12 +100,10 @@ impl Engine {
         Ok(engine)
     }
 
-    /// Uploads a model, replacing the one loaded (and ending any run on it). The weights are moved to the
-    /// worker, so the page does not keep a copy.
+    /// Uploads a model, replacing the one loaded (and ending any run on it). The weights' buffer is
+    /// transferred to the worker, not copied: the page keeps nothing of it.
     pub async fn load(&self, files: ModelFiles) -> Result<(), String> {
         let ModelFiles { name, source, config, tokenizer, weights_name, weights, dtype } = files;
-        let buffer = Uint8Array::from(&weights[..]);
-        drop(weights);
         let request = Request::Load(LoadModel {
             name,
             source,
@@ -114,7 +112,7 @@ impl Engine {
             weights_name,
             dtype,
         });
-        match self.send(request, Some(buffer)).next().await {
+        match self.send(request, Some(weights)).next().await {
             Some(Reply::Loaded(result)) => result,
             other => Err(self.unexpected(other)),
         }

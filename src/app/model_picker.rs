@@ -3,6 +3,8 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+use js_sys::Uint8Array;
+
 use super::download::{self, DownloadError, Progress};
 use crate::format;
 use crate::hub::{CONFIG_FILE, HubRepo, PRESETS, TOKENIZER_FILE};
@@ -27,7 +29,8 @@ pub struct ModelFiles {
     pub config: Vec<u8>,
     pub tokenizer: Vec<u8>,
     pub weights_name: String,
-    pub weights: Vec<u8>,
+    /// In JavaScript memory, handed to the worker without a copy (`download::read_body` says why).
+    pub weights: Uint8Array,
     /// How to store the weight matrices once loaded.
     pub dtype: WeightDtype,
 }
@@ -48,7 +51,7 @@ impl ModelFacts {
             source: files.source.clone(),
             config: parse_config(&files.config),
             weights_name: files.weights_name.clone(),
-            weights_bytes: files.weights.len() as u64,
+            weights_bytes: files.weights.length().into(),
             dtype: files.dtype,
         }
     }
@@ -77,7 +80,7 @@ pub fn ModelPicker(
         spawn_local(async move {
             match download_model(repo, rows, dtype.get_untracked()).await {
                 Ok(files) => {
-                    let total = files.config.len() + files.tokenizer.len() + files.weights.len();
+                    let total = files.config.len() + files.tokenizer.len() + files.weights.length() as usize;
                     status.set(format!("Ready: {} ({})", files.source, format::bytes(total as u64)));
                     on_ready.run(files);
                 }
@@ -218,8 +221,8 @@ async fn download_model(
     dtype: WeightDtype,
 ) -> Result<ModelFiles, DownloadError> {
     rows.set(Vec::new());
-    let config = fetch_row(&repo, CONFIG_FILE, rows).await?;
-    let tokenizer = fetch_row(&repo, TOKENIZER_FILE, rows).await?;
+    let config = fetch_row(&repo, CONFIG_FILE, rows).await?.to_vec();
+    let tokenizer = fetch_row(&repo, TOKENIZER_FILE, rows).await?.to_vec();
     let (weights_name, weights) = match fetch_row(&repo, "model.safetensors", rows).await {
         Err(DownloadError::Status { status: 404, .. }) => {
             rows.update(|r| { r.pop(); });
@@ -231,7 +234,7 @@ async fn download_model(
     Ok(ModelFiles { name, source, config, tokenizer, weights_name: weights_name.into(), weights, dtype })
 }
 
-async fn fetch_row(repo: &HubRepo, name: &str, rows: RwSignal<Vec<FileRow>>) -> Result<Vec<u8>, DownloadError> {
+async fn fetch_row(repo: &HubRepo, name: &str, rows: RwSignal<Vec<FileRow>>) -> Result<Uint8Array, DownloadError> {
     let index = rows.with_untracked(Vec::len);
     rows.update(|r| r.push(FileRow { name: name.into(), progress: None, done: false }));
     let bytes = download::fetch_cached(&repo.file_url(name), &|p| {
@@ -267,7 +270,7 @@ struct PickedFiles {
     config: Option<Vec<u8>>,
     tokenizer: Option<Vec<u8>>,
     /// The file's name and bytes; a `.bin` is taken as `pytorch_model.bin` (the loader says what to do).
-    weights: Option<(String, Vec<u8>)>,
+    weights: Option<(String, Uint8Array)>,
 }
 
 impl PickedFiles {
@@ -365,8 +368,8 @@ async fn read_picked(
             .map_err(|e| e.to_string())?;
         rows.update(|r| r[index].done = true);
         picked.update_value(|p| match role {
-            FileRole::Config => p.config = Some(bytes),
-            FileRole::Tokenizer => p.tokenizer = Some(bytes),
+            FileRole::Config => p.config = Some(bytes.to_vec()),
+            FileRole::Tokenizer => p.tokenizer = Some(bytes.to_vec()),
             FileRole::Weights => {
                 let name = if file.name().ends_with(".bin") { "pytorch_model.bin" } else { "model.safetensors" };
                 p.weights = Some((name.to_string(), bytes));
@@ -397,7 +400,7 @@ fn complete_pick(picked: StoredValue<PickedFiles, LocalStorage>, dtype: WeightDt
     };
     let name = std::str::from_utf8(&config).ok().and_then(recorded_name).unwrap_or_else(|| "local-model".into());
     let source = format!("{name} (files on this computer)");
-    let total = config.len() + tokenizer.len() + weights.len();
+    let total = config.len() + tokenizer.len() + weights.length() as usize;
     let status = format!("Ready: {source} ({})", format::bytes(total as u64));
     on_ready.run(ModelFiles { name, source, config, tokenizer, weights_name, weights, dtype });
     status

@@ -100,7 +100,7 @@ fn HostedPromptNotice(
         state.set(HostedState::Fetching);
         spawn_local(async move {
             let fetched = fetch_cached(&url, &|_| {}).await.map_err(|e| e.to_string()).and_then(|bytes| {
-                PromptFile::from_safetensors(&bytes).map_err(|e| format!("{url} is not a polyprompt prompt file: {e}"))
+                PromptFile::from_safetensors(&bytes.to_vec()).map_err(|e| format!("{url} is not a polyprompt prompt file: {e}"))
             });
             state.set(match fetched {
                 Ok(file) => {

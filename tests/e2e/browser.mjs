@@ -22,6 +22,8 @@ export async function startServer({ mounts = [] } = {}) {
     '--mount', `/data/sib200/=${path.join(repo, '../shared/data/sib200')}`,
     '--mount', `/polyprompt-test/tiny-bloom/resolve/main/=${path.join(repo, 'tests/fixtures/tiny-bloom')}`,
     '--mount', `/polyprompt-test/tiny-xglm/resolve/main/=${path.join(repo, 'tests/fixtures/tiny-xglm')}`,
+    // The same model from a server that sends no Content-Length.
+    '--chunked-mount', `/chunked/tiny-bloom/resolve/main/=${path.join(repo, 'tests/fixtures/tiny-bloom')}`,
     ...mounts.flatMap((mount) => ['--mount', mount]),
   ], { stdio: ['ignore', 'pipe', 'inherit'] });
   const requests = [];

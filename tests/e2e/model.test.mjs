@@ -2,6 +2,7 @@
 // Cache Storage without downloading again.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import { startServer, shots, withBrowser } from './browser.mjs';
 
@@ -41,5 +42,20 @@ test('model files download with progress and come from the cache after a reload'
     await page.getByTestId('model-download').click();
     await page.getByTestId('model-status').filter({ hasText: /404/ }).waitFor();
     assert.match(await page.getByTestId('model-status').innerText(), /check the model id/);
+  });
+});
+
+// Without a Content-Length the download cannot be preallocated: its chunks are joined at the end.
+test('a model from a server that sends no Content-Length downloads and loads', { timeout: 180_000 }, async () => {
+  await withBrowser({ webgpu: false, failure: 'model-chunked-failure.png' }, async ({ page }) => {
+    await page.goto(server.url);
+    await page.getByTestId('model-id').fill(`${server.url}chunked/tiny-bloom`);
+    await page.getByTestId('model-download').click();
+    await page.locator('[data-testid=model-loaded][data-loaded=true]').waitFor({ timeout: 120_000 });
+    const weights = page.getByTestId('download-row').filter({ hasText: 'model.safetensors' });
+    // The row can give bytes and speed, but no total.
+    assert.match(await weights.innerText(), /^model\.safetensors\s+[\d.]+ kB · [\d.]+ [kMG]?B\/s$/);
+    const size = fs.statSync(path.join(import.meta.dirname, '../fixtures/tiny-bloom/model.safetensors')).size;
+    assert.match(await page.getByTestId('model-summary').innerText(), new RegExp(`model\\.safetensors \\(${(size / 1000).toFixed(2)} kB\\)`));
   });
 });
