@@ -159,6 +159,7 @@ impl Engine {
         }
         let id = self.inner.next_id.get();
         self.inner.next_id.set(id + 1);
+        let expects_reply = body.expects_reply();
         let posted = serde_wasm_bindgen::to_value(&Envelope { id, body })
             .map_err(|e| JsValue::from_str(&e.to_string()))
             .and_then(|message| match payload {
@@ -169,9 +170,10 @@ impl Engine {
                 None => self.inner.worker.post_message(&message),
             });
         match posted {
-            Ok(()) => {
+            Ok(()) if expects_reply => {
                 self.inner.waiting.borrow_mut().insert(id, sender);
             }
+            Ok(()) => {}
             Err(error) => self.inner.die(format!("a message could not be sent to it ({})", js_message(&error))),
         }
         receiver

@@ -41,6 +41,13 @@ pub enum Request {
     Evaluate { prompt: ByteBuf, language: String, examples: Vec<Example> },
 }
 
+impl Request {
+    /// Whether the worker answers this request (pause and cancel act on a run, whose own stream reports).
+    pub fn expects_reply(&self) -> bool {
+        !matches!(self, Request::Pause | Request::Cancel)
+    }
+}
+
 /// A model's files as the worker needs them (weights apart, see [`Request::Load`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LoadModel {
