@@ -3,6 +3,7 @@
 use std::fmt;
 
 use crate::model::ModelConfig;
+use crate::weights::{PYTORCH_FILE, SAFETENSORS_FILE};
 
 /// The public hub. Tests and mirrors substitute a local server with the same URL layout.
 pub const HUGGING_FACE: &str = "https://huggingface.co";
@@ -114,7 +115,7 @@ pub const PRESETS: [Preset; 2] = [
     Preset {
         id: "bigscience/bloom-560m",
         label: "BLOOM-560m",
-        weights_file: "model.safetensors",
+        weights_file: SAFETENSORS_FILE,
         weights_bytes: 1_118_459_512,
         tokenizer_bytes: 14_500_000,
         config_json: r#"{"model_type": "bloom", "vocab_size": 250880, "hidden_size": 1024, "n_layer": 24,
@@ -124,7 +125,7 @@ pub const PRESETS: [Preset; 2] = [
     Preset {
         id: "facebook/xglm-564M",
         label: "XGLM-564M",
-        weights_file: "pytorch_model.bin",
+        weights_file: PYTORCH_FILE,
         weights_bytes: 1_134_000_000,
         tokenizer_bytes: 9_030_000,
         config_json: r#"{"model_type": "xglm", "vocab_size": 256008, "d_model": 1024, "num_layers": 24,

@@ -123,12 +123,24 @@ pub enum WeightsError {
     NoWeights(String),
 }
 
+/// The checkpoint file names of the hub's layout.
+pub const SAFETENSORS_FILE: &str = "model.safetensors";
+pub const PYTORCH_FILE: &str = "pytorch_model.bin";
+
 /// A checkpoint file's bytes, as fetched or read.
 #[derive(Clone, Copy, Debug)]
 pub enum WeightsFile<'a> {
     Safetensors(&'a [u8]),
     /// `torch.save`'s zip format (what `save_pretrained` wrote before safetensors).
     PytorchBin(&'a [u8]),
+}
+
+impl<'a> WeightsFile<'a> {
+    /// The bytes of the checkpoint file called `name`: [`PYTORCH_FILE`] is torch.save's format, any other
+    /// name is read as safetensors (whose reader says so if it is not).
+    pub fn named(name: &str, bytes: &'a [u8]) -> WeightsFile<'a> {
+        if name == PYTORCH_FILE { WeightsFile::PytorchBin(bytes) } else { WeightsFile::Safetensors(bytes) }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -173,10 +185,10 @@ pub fn load_dir(dir: &std::path::Path, device: &Device, options: &LoadOptions) -
         std::fs::read(&path).map_err(|source| io_error(&path, source))
     };
     let config = ModelConfig::from_json(&String::from_utf8_lossy(&read("config.json")?))?;
-    let safetensors = dir.join("model.safetensors");
-    let bin = dir.join("pytorch_model.bin");
+    let safetensors = dir.join(SAFETENSORS_FILE);
+    let bin = dir.join(PYTORCH_FILE);
     if safetensors.exists() {
-        load(&config, WeightsFile::Safetensors(&read("model.safetensors")?), device, options)
+        load(&config, WeightsFile::Safetensors(&read(SAFETENSORS_FILE)?), device, options)
     } else if bin.exists() {
         build(&config, &mut Checkpoint::pytorch(&bin)?, device, options)
     } else {
@@ -259,8 +271,6 @@ pub fn convert(config: &ModelConfig, file: WeightsFile, dtype: WeightDtype) -> R
     Ok(safetensors::serialize(views, Some(metadata)).expect("in-memory serialization"))
 }
 
-const PYTORCH_FILE: &str = "pytorch_model.bin";
-
 enum Stored<'a> {
     Bytes(&'a [u8]),
     #[cfg(not(target_arch = "wasm32"))]
@@ -301,23 +311,22 @@ impl<'a> Checkpoint<'a> {
     }
 
     fn safetensors(bytes: &'a [u8]) -> Result<Self, WeightsError> {
-        const FILE: &str = "model.safetensors";
         let header = SafetensorsHeader::read(bytes).map_err(|e| match e {
-            HeaderError::TooShort(_) | HeaderError::HeaderCut { .. } => WeightsError::Truncated { file: FILE, detail: e.to_string() },
+            HeaderError::TooShort(_) | HeaderError::HeaderCut { .. } => WeightsError::Truncated { file: SAFETENSORS_FILE, detail: e.to_string() },
             HeaderError::TooLong(n) => {
-                WeightsError::Oversized { file: FILE, what: format!("a header of {n} bytes (the limit is {} MiB)", MAX_HEADER_BYTES >> 20) }
+                WeightsError::Oversized { file: SAFETENSORS_FILE, what: format!("a header of {n} bytes (the limit is {} MiB)", MAX_HEADER_BYTES >> 20) }
             }
-            HeaderError::Invalid(_) => WeightsError::Corrupt { file: FILE, detail: e.to_string() },
+            HeaderError::Invalid(_) => WeightsError::Corrupt { file: SAFETENSORS_FILE, detail: e.to_string() },
         })?;
         if header.data_bytes > MAX_CHECKPOINT_BYTES {
             let what = format!("{:.1} GB of tensors (the limit is {} GiB)", header.data_bytes as f64 / 1e9, MAX_CHECKPOINT_BYTES >> 30);
-            return Err(WeightsError::Oversized { file: FILE, what });
+            return Err(WeightsError::Oversized { file: SAFETENSORS_FILE, what });
         }
         if header.data_bytes > header.held_bytes {
             let detail = format!("its header describes {} bytes of tensors but only {} follow", header.data_bytes, header.held_bytes);
-            return Err(WeightsError::Truncated { file: FILE, detail });
+            return Err(WeightsError::Truncated { file: SAFETENSORS_FILE, detail });
         }
-        let parsed = SafeTensors::deserialize(bytes).map_err(|e| WeightsError::Corrupt { file: FILE, detail: e.to_string() })?;
+        let parsed = SafeTensors::deserialize(bytes).map_err(|e| WeightsError::Corrupt { file: SAFETENSORS_FILE, detail: e.to_string() })?;
         let entries = parsed
             .iter()
             .map(|(name, view)| {

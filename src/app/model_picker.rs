@@ -9,6 +9,7 @@ use super::download::{self, DownloadError, Progress};
 use crate::format;
 use crate::hub::{CONFIG_FILE, HubRepo, PRESETS, TOKENIZER_FILE};
 use crate::model::{ModelConfig, WeightDtype, recorded_name};
+use crate::weights::{PYTORCH_FILE, SAFETENSORS_FILE};
 
 /// One file's download, for its progress row.
 #[derive(Clone, Debug, PartialEq)]
@@ -223,12 +224,12 @@ async fn download_model(
     rows.set(Vec::new());
     let config = fetch_row(&repo, CONFIG_FILE, rows).await?.to_vec();
     let tokenizer = fetch_row(&repo, TOKENIZER_FILE, rows).await?.to_vec();
-    let (weights_name, weights) = match fetch_row(&repo, "model.safetensors", rows).await {
+    let (weights_name, weights) = match fetch_row(&repo, SAFETENSORS_FILE, rows).await {
         Err(DownloadError::Status { status: 404, .. }) => {
             rows.update(|r| { r.pop(); });
-            ("pytorch_model.bin", fetch_row(&repo, "pytorch_model.bin", rows).await?)
+            (PYTORCH_FILE, fetch_row(&repo, PYTORCH_FILE, rows).await?)
         }
-        other => ("model.safetensors", other?),
+        other => (SAFETENSORS_FILE, other?),
     };
     let (name, source) = (repo.id.clone(), repo.to_string());
     Ok(ModelFiles { name, source, config, tokenizer, weights_name: weights_name.into(), weights, dtype })
@@ -283,7 +284,7 @@ impl PickedFiles {
             missing.push(TOKENIZER_FILE);
         }
         if self.weights.is_none() {
-            missing.push("model.safetensors");
+            missing.push(SAFETENSORS_FILE);
         }
         missing
     }
@@ -371,7 +372,7 @@ async fn read_picked(
             FileRole::Config => p.config = Some(bytes.to_vec()),
             FileRole::Tokenizer => p.tokenizer = Some(bytes.to_vec()),
             FileRole::Weights => {
-                let name = if file.name().ends_with(".bin") { "pytorch_model.bin" } else { "model.safetensors" };
+                let name = if file.name().ends_with(".bin") { PYTORCH_FILE } else { SAFETENSORS_FILE };
                 p.weights = Some((name.to_string(), bytes));
             }
         });

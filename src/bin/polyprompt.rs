@@ -17,7 +17,7 @@ use polyprompt::study::{self, PAPER_LENGTHS, PAPER_REPARAM_HIDDEN, StudyResult};
 use polyprompt::task::Placement;
 use polyprompt::tokenize::TextTokenizer;
 use polyprompt::train::{LossKind, READBACK_EVERY, RunOutcome, TrainConfig, TrainControl, TrainEvent, Trainer};
-use polyprompt::weights::{self, LoadOptions};
+use polyprompt::weights::{self, LoadOptions, PYTORCH_FILE, SAFETENSORS_FILE};
 
 /// PEFT's file names, which `--out` folders and `--prompt` folders use.
 const ADAPTER_WEIGHTS: &str = "adapter_model.safetensors";
@@ -611,11 +611,9 @@ fn convert(args: ConvertArgs) -> Result<()> {
     let config_bytes = read("config.json")?;
     let config = ModelConfig::from_json(&String::from_utf8_lossy(&config_bytes))
         .with_context(|| format!("in {}", dir.join("config.json").display()))?;
-    let safetensors = dir.join("model.safetensors").exists();
-    let name = if safetensors { "model.safetensors" } else { "pytorch_model.bin" };
+    let name = if dir.join(SAFETENSORS_FILE).exists() { SAFETENSORS_FILE } else { PYTORCH_FILE };
     let bytes = read(name)?;
-    let file =
-        if safetensors { weights::WeightsFile::Safetensors(&bytes) } else { weights::WeightsFile::PytorchBin(&bytes) };
+    let file = weights::WeightsFile::named(name, &bytes);
     let dtype = WeightDtype::from(args.dtype);
     let converted = weights::convert(&config, file, dtype).with_context(|| format!("cannot convert {}", dir.join(name).display()))?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
@@ -623,14 +621,14 @@ fn convert(args: ConvertArgs) -> Result<()> {
         let path = args.out.join(name);
         std::fs::write(&path, data).with_context(|| format!("cannot write {}", path.display()))
     };
-    write("model.safetensors", &converted)?;
+    write(SAFETENSORS_FILE, &converted)?;
     write("config.json", &config_bytes)?;
     write("tokenizer.json", &read("tokenizer.json")?)?;
     println!(
         "{} ({} MiB) → {} as {} ({} MiB)",
         dir.join(name).display(),
         bytes.len() >> 20,
-        args.out.join("model.safetensors").display(),
+        args.out.join(SAFETENSORS_FILE).display(),
         dtype.name(),
         converted.len() >> 20
     );

@@ -160,10 +160,7 @@ fn load(state: &Shared, files: LoadModel, weights: Vec<u8>) -> Result<(), String
         .map_err(|e| format!("config.json: {e}"))?;
     let tokenizer = TextTokenizer::from_bytes(&files.tokenizer).map_err(|e| format!("tokenizer.json: {e}"))?;
     tokenizer.check_against(&config).map_err(|e| format!("tokenizer.json does not fit the model: {e}"))?;
-    let file = match files.weights_name.as_str() {
-        "pytorch_model.bin" => WeightsFile::PytorchBin(&weights),
-        _ => WeightsFile::Safetensors(&weights),
-    };
+    let file = WeightsFile::named(&files.weights_name, &weights);
     let max_chunk_bytes = backend.check_fits(&files.source, &config, files.dtype, weights.len() as u64)?;
     let options = LoadOptions { max_chunk_bytes, dtype: Some(files.dtype) };
     let model = weights::load(&config, file, &device, &options).map_err(|e| format!("{}: {e}", files.weights_name))?;
