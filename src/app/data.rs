@@ -23,6 +23,11 @@ pub async fn fetch_split(language: &str, split: Split) -> Result<Vec<Example>, S
     sib200::parse_tsv(&bytes, &path).map_err(|e| e.to_string())
 }
 
+/// English train and dev: what every run trains and validates on.
+pub async fn fetch_english_training() -> Result<(Vec<Example>, Vec<Example>), String> {
+    Ok((fetch_split("eng_Latn", Split::Train).await?, fetch_split("eng_Latn", Split::Dev).await?))
+}
+
 /// A SIB-200 split starts with its header; an HTML fallback page does not.
 fn looks_like_tsv(bytes: &[u8]) -> bool {
     bytes.starts_with(b"index_id\t")

@@ -200,8 +200,7 @@ impl Inner {
             Ok(envelope) => envelope,
             Err(error) => return self.die(format!("it sent a message the page cannot read: {error}")),
         };
-        // A run's stream stays open until `Stopped`; every other request has one reply.
-        let last = !matches!(body, Reply::Steps { .. } | Reply::Validation { .. });
+        let last = body.ends_stream();
         let mut waiting = self.waiting.borrow_mut();
         if let Some(sender) = waiting.get(&id) {
             let _ = sender.unbounded_send(body);

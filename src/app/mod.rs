@@ -68,9 +68,9 @@ pub fn App() -> impl IntoView {
         _ => None,
     };
     let shared_model = prompt.as_ref().map(|p| p.metadata.base_model.clone());
-    // The settings of a prompt opened from outside (a link, a saved run, a file), for the training form.
     // Counts the shared-link notice's "Evaluate" clicks, which start the evaluation panel's run.
     let evaluation_requests = RwSignal::new(0u32);
+    // The settings of a prompt opened from outside (a link, a saved run, a file), for the training form.
     let opened_settings = RwSignal::new(prompt.as_ref().and_then(PromptFile::training_config));
     let prompt = RwSignal::new(prompt);
     let results = RwSignal::new(Vec::<LanguageResult>::new());

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use super::data::fetch_split;
+use super::data::fetch_english_training;
 use super::engine::RunEvent;
 use super::evaluation_panel::{QUICK_PER_TOPIC, evaluate_languages};
 use super::save::save_file;
@@ -12,7 +12,7 @@ use super::session::Session;
 use crate::eval::mean_accuracy;
 use crate::languages::{self, Language};
 use crate::prompt_file::PromptFile;
-use crate::sib200::{Shots, Split};
+use crate::sib200::Shots;
 use crate::study::{self, PAPER_LENGTHS, PAPER_REPARAM_HIDDEN, StudyCell, StudyResult};
 use crate::train::{RunOutcome, TrainConfig, TrainControl};
 
@@ -130,8 +130,7 @@ async fn run_study(
     on_prompt: Callback<PromptFile>,
 ) -> Result<bool, String> {
     status.set("Fetching English SIB-200…".into());
-    let train = fetch_split("eng_Latn", Split::Train).await?;
-    let dev = fetch_split("eng_Latn", Split::Dev).await?;
+    let (train, dev) = fetch_english_training().await?;
     for (i, cell) in cells.iter().enumerate() {
         if control.is_cancelled() {
             return Ok(false);

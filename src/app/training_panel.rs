@@ -7,14 +7,14 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use super::data::fetch_split;
+use super::data::fetch_english_training;
 use super::engine::{Run, RunEvent};
 use super::loss_chart::LossChart;
 use super::paper_study::PaperStudy;
 use super::session::Session;
 use crate::prompt::PromptInit;
 use crate::prompt_file::PromptFile;
-use crate::sib200::{Shots, Split};
+use crate::sib200::Shots;
 use crate::train::{Progress, RunOutcome, TrainConfig, ValidationRecord};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -152,8 +152,7 @@ pub fn TrainingPanel(
         handed_on.set_value(None);
         run.phase.set(Phase::Preparing);
         spawn_local(async move {
-            let data = async { Ok::<_, String>((fetch_split("eng_Latn", Split::Train).await?, fetch_split("eng_Latn", Split::Dev).await?)) };
-            match data.await {
+            match fetch_english_training().await {
                 Ok((train, dev)) => follow(session.engine.train(config, train, dev), run, hand_on).await,
                 Err(error) => run.phase.set(Phase::Failed(error)),
             }

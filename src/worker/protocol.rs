@@ -75,6 +75,14 @@ pub enum Reply {
     Evaluated(Result<LanguageResult, String>),
 }
 
+impl Reply {
+    /// Whether this is the last reply to its request: a run's stream stays open until `Stopped`, every
+    /// other request has one reply.
+    pub fn ends_stream(&self) -> bool {
+        !matches!(self, Reply::Steps { .. } | Reply::Validation { .. })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
