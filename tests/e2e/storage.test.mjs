@@ -113,6 +113,7 @@ test('ticked saved runs compare side by side and export as CSV', { timeout: 120_
     const table = page.getByTestId('run-comparison');
     await table.waitFor();
     assert.match(await table.innerText(), /All\s+37\.5%\s+75\.0%/);
+    await page.getByTestId('saved-runs').locator('..').screenshot({ path: path.join(shots, 'runs-compared.png') });
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('comparison-csv').click()]);
     assert.equal(download.suggestedFilename(), 'polyprompt-comparison.csv');
     const csv = fs.readFileSync(await download.path(), 'utf8').trim().split('\n');
