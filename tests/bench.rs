@@ -1,4 +1,4 @@
-//! Smoke test of the benchmark's own side (`polyprompt bench`, src/bench.rs) on the tiny fixture models, so
+//! Smoke test of the benchmark's own side (`polyprompt bench`, src/tuning/bench.rs) on the tiny fixture models, so
 //! `scripts/bench-vs-peft` does not rot. No timing is asserted: only that every figure is there and sane.
 //! The PyTorch side needs tools/.venv, which CI does not install: run `scripts/bench-vs-peft --smoke` for it.
 use std::path::Path;
@@ -26,6 +26,11 @@ fn fixed_shape_step_and_eval_report_medians_and_memory() {
     for family in ["xglm", "bloom"] {
         let report = bench(family, "step,eval");
         assert_eq!(report["shape"], serde_json::json!({"batch": 4, "seq": 40, "prompt_len": 5}));
+        // Speed depends on the CPU's vector extensions, so the report names them.
+        assert_eq!(report["cpu"]["arch"], std::env::consts::ARCH, "{report}");
+        assert!(report["cpu"]["features"].is_array(), "{report}");
+        #[cfg(target_os = "linux")]
+        assert!(report["cpu"]["model"].as_str().is_some_and(|m| !m.is_empty()), "{report}");
         assert_eq!(report["step"]["samples_ms"].as_array().unwrap().len(), 2, "{report}");
         assert!(positive(&report["step"]["median_ms"]), "{report}");
         assert!(positive(&report["eval"]["sentences_per_second"]), "{report}");
@@ -35,7 +40,10 @@ fn fixed_shape_step_and_eval_report_medians_and_memory() {
         // The model stays live during the workload, so the workload's peak is above it.
         assert!(report["memory"]["workload_peak_heap_bytes"].as_f64() > report["memory"]["model_heap_bytes"].as_f64());
         // On the CPU the device's share is the peak less the host-side token table.
-        assert!(report["memory"]["device_peak_bytes_at_most"].as_f64() < report["memory"]["workload_peak_heap_bytes"].as_f64());
+        assert!(
+            report["memory"]["device_peak_bytes_at_most"].as_f64()
+                < report["memory"]["workload_peak_heap_bytes"].as_f64()
+        );
     }
 }
 

@@ -54,10 +54,15 @@ fn train_then_eval_gives_a_peft_prompt_and_a_52_language_table() {
 
     let config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(prompt.join("adapter_config.json")).unwrap()).unwrap();
-    assert_eq!((config["peft_type"].as_str(), config["task_type"].as_str()), (Some("PROMPT_TUNING"), Some("CAUSAL_LM")));
+    assert_eq!(
+        (config["peft_type"].as_str(), config["task_type"].as_str()),
+        (Some("PROMPT_TUNING"), Some("CAUSAL_LM"))
+    );
     assert_eq!((config["num_virtual_tokens"].as_u64(), config["token_dim"].as_u64()), (Some(10), Some(64)));
-    let file = polyprompt::prompt_file::PromptFile::from_safetensors(&std::fs::read(prompt.join("adapter_model.safetensors")).unwrap())
-        .unwrap();
+    let file = polyprompt::files::prompt_file::PromptFile::from_safetensors(
+        &std::fs::read(prompt.join("adapter_model.safetensors")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(file.metadata.training["steps_done"], 20);
 
     let output = succeed(&["eval", "--model", s(&m), "--data", s(&d), "--prompt", s(&prompt), "--out", s(&results)]);
@@ -80,10 +85,23 @@ fn train_then_eval_gives_a_peft_prompt_and_a_52_language_table() {
     // The prompt file alone (not its folder) works too, and another family's model refuses it.
     let single = prompt.join("adapter_model.safetensors");
     let english = out.join("en.json");
-    succeed(&["eval", "--model", s(&m), "--data", s(&d), "--prompt", s(&single), "--out", s(&english), "--languages", "eng_Latn"]);
+    succeed(&[
+        "eval",
+        "--model",
+        s(&m),
+        "--data",
+        s(&d),
+        "--prompt",
+        s(&single),
+        "--out",
+        s(&english),
+        "--languages",
+        "eng_Latn",
+    ]);
     let again: Vec<serde_json::Value> = serde_json::from_str(&std::fs::read_to_string(&english).unwrap()).unwrap();
     assert_eq!(again[0], entries[0], "the same prompt gives the same English result");
-    let error = fail(&["eval", "--model", s(&model("xglm")), "--data", s(&d), "--prompt", s(&prompt), "--out", s(&english)]);
+    let error =
+        fail(&["eval", "--model", s(&model("xglm")), "--data", s(&d), "--prompt", s(&prompt), "--out", s(&english)]);
     assert!(error.contains("this prompt is for BLOOM but the loaded model is XGLM"), "{error}");
 }
 
@@ -103,7 +121,19 @@ fn a_converted_int8_model_trains_and_evaluates() {
     let prompt = out.join("prompt");
     let results = out.join("r.json");
     succeed(&["train", "--model", s(&quantized), "--data", s(&d), "--max-steps", "3", "--out", s(&prompt)]);
-    succeed(&["eval", "--model", s(&quantized), "--data", s(&d), "--prompt", s(&prompt), "--out", s(&results), "--languages", "eng_Latn"]);
+    succeed(&[
+        "eval",
+        "--model",
+        s(&quantized),
+        "--data",
+        s(&d),
+        "--prompt",
+        s(&prompt),
+        "--out",
+        s(&results),
+        "--languages",
+        "eng_Latn",
+    ]);
     let entries: Vec<serde_json::Value> = serde_json::from_str(&std::fs::read_to_string(&results).unwrap()).unwrap();
     assert_eq!((entries.len(), &entries[0]["n"]), (1, &serde_json::json!(204)));
     // The positional form of the folder works too; f16 halves it.
@@ -119,7 +149,19 @@ fn ctrl_c_keeps_the_prompt_and_the_run_resumes() {
     let out = scratch("interrupt");
     let (m, d) = (model("xglm"), data());
     let child = Command::new(CLI)
-        .args(["train", "--model", s(&m), "--data", s(&d), "--max-steps", "100000", "--prompt-length", "2", "--out", s(&out)])
+        .args([
+            "train",
+            "--model",
+            s(&m),
+            "--data",
+            s(&d),
+            "--max-steps",
+            "100000",
+            "--prompt-length",
+            "2",
+            "--out",
+            s(&out),
+        ])
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -130,8 +172,10 @@ fn ctrl_c_keeps_the_prompt_and_the_run_resumes() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("continue with --resume"), "{stderr}");
-    let file = polyprompt::prompt_file::PromptFile::from_safetensors(&std::fs::read(out.join("adapter_model.safetensors")).unwrap())
-        .unwrap();
+    let file = polyprompt::files::prompt_file::PromptFile::from_safetensors(
+        &std::fs::read(out.join("adapter_model.safetensors")).unwrap(),
+    )
+    .unwrap();
     let steps = file.metadata.training["steps_done"].as_u64().unwrap();
     assert!(steps > 0 && steps < 100000, "stopped after {steps} steps");
 
@@ -146,8 +190,10 @@ fn ctrl_c_keeps_the_prompt_and_the_run_resumes() {
     let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains(&format!("resuming at step {steps} of 100000")), "{stderr}");
-    let file = polyprompt::prompt_file::PromptFile::from_safetensors(&std::fs::read(out.join("adapter_model.safetensors")).unwrap())
-        .unwrap();
+    let file = polyprompt::files::prompt_file::PromptFile::from_safetensors(
+        &std::fs::read(out.join("adapter_model.safetensors")).unwrap(),
+    )
+    .unwrap();
     assert!(file.metadata.training["steps_done"].as_u64().unwrap() > steps);
 }
 
@@ -156,10 +202,26 @@ fn sweep_writes_a_table_and_a_chart_for_the_grid() {
     let out = scratch("sweep");
     let (m, d) = (model("xglm"), data());
     succeed(&[
-        "sweep", "--model", s(&m), "--data", s(&d), "--out", s(&out), "--lengths", "1,3", "--reparam", "off,on",
-        "--reparam-hidden", "8", "--max-steps", "3", "--languages", "eng_Latn,swh_Latn",
+        "sweep",
+        "--model",
+        s(&m),
+        "--data",
+        s(&d),
+        "--out",
+        s(&out),
+        "--lengths",
+        "1,3",
+        "--reparam",
+        "off,on",
+        "--reparam-hidden",
+        "8",
+        "--max-steps",
+        "3",
+        "--languages",
+        "eng_Latn,swh_Latn",
     ]);
-    let study: Vec<serde_json::Value> = serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    let study: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
     let cells: Vec<(u64, Option<u64>)> =
         study.iter().map(|s| (s["cell"]["length"].as_u64().unwrap(), s["cell"]["reparam_hidden"].as_u64())).collect();
     assert_eq!(cells, [(1, None), (1, Some(8)), (3, None), (3, Some(8))]);
@@ -188,7 +250,8 @@ fn bad_input_gets_a_message_that_says_what_to_do() {
     // Not a prompt file.
     let junk = out.join("junk.safetensors");
     std::fs::write(&junk, b"definitely not safetensors").unwrap();
-    let error = fail(&["eval", "--model", s(&m), "--data", s(&d), "--prompt", s(&junk), "--out", s(&out.join("r.json"))]);
+    let error =
+        fail(&["eval", "--model", s(&m), "--data", s(&d), "--prompt", s(&junk), "--out", s(&out.join("r.json"))]);
     assert!(error.contains("not a prompt file"), "{error}");
     // A model folder without weights.
     let bare = out.join("bare-model");

@@ -1,5 +1,5 @@
 //! Inputs the fuzz targets (fuzz/, tests/FUZZING.md) found crashing, reduced to what triggers them.
-use polyprompt::tokenize::{TextTokenizer, TokenizeError};
+use polyprompt::model::tokenizer::{TextTokenizer, TokenizeError};
 
 fn bloom_tokenizer() -> String {
     std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tiny-bloom/tokenizer.json")).unwrap()
@@ -52,7 +52,8 @@ fn a_malformed_precompiled_normalizer_is_an_error_not_a_panic() {
     huge_claim[..4].copy_from_slice(&u32::MAX.to_le_bytes());
     // The first half of its 256 trie units, then its normalized strings: children lie past the end.
     let trie_bytes = u32::from_le_bytes(real[..4].try_into().unwrap()) as usize;
-    let short_trie = [&((trie_bytes / 2) as u32).to_le_bytes()[..], &real[4..4 + trie_bytes / 2], &real[4 + trie_bytes..]].concat();
+    let short_trie =
+        [&((trie_bytes / 2) as u32).to_le_bytes()[..], &real[4..4 + trie_bytes / 2], &real[4 + trie_bytes..]].concat();
     let mut bad_root = real.clone();
     bad_root[4..8].copy_from_slice(&u32::MAX.to_le_bytes()); // the root's offset points far outside
     let cases = [
@@ -95,12 +96,18 @@ fn a_template_post_processor_that_does_not_add_up_is_an_error_not_a_panic() {
     };
     type Change<'a> = &'a dyn Fn(&mut serde_json::Value);
     let cases: [(Change, &str); 4] = [
-        (&|p| p["single"][0]["SpecialToken"]["id"] = "<t>".into(), "uses special token \"<t>\", which it does not define"),
+        (
+            &|p| p["single"][0]["SpecialToken"]["id"] = "<t>".into(),
+            "uses special token \"<t>\", which it does not define",
+        ),
         // The crash's own input: tokenizers still takes an unknown "type" with these fields as a template.
-        (&|p| {
-            p["type"] = "TemplateProcessi~g".into();
-            p["single"][0]["SpecialToken"]["id"] = "<s>>".into();
-        }, "uses special token \"<s>>\""),
+        (
+            &|p| {
+                p["type"] = "TemplateProcessi~g".into();
+                p["single"][0]["SpecialToken"]["id"] = "<s>>".into();
+            },
+            "uses special token \"<s>>\"",
+        ),
         (&|p| p["single"][1]["Sequence"]["id"] = "B".into(), "single-sentence template asks for a second sentence"),
         (&|p| p["special_tokens"]["</s>"]["ids"] = serde_json::json!([2, 3]), "different number of ids and tokens"),
     ];

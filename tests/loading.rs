@@ -1,8 +1,8 @@
 //! Checkpoint loading: both file formats give the same model, half-precision files convert, and each
 //! kind of bad input gets its own typed error. Bad inputs are crafted here from the tiny fixtures.
 use burn::tensor::{Device, Tensor, TensorData};
+use polyprompt::model::{self, LoadOptions, WeightsError, WeightsFile};
 use polyprompt::model::{CausalLm, Family, InputBatch, ModelConfig, PromptPlacement};
-use polyprompt::weights::{self, LoadOptions, WeightsError, WeightsFile};
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 
 /// A checkpoint tensor: name, dtype, shape, little-endian bytes.
@@ -19,7 +19,7 @@ fn config(family: &str) -> ModelConfig {
 }
 
 fn load(family: &str, file: WeightsFile) -> Result<CausalLm, WeightsError> {
-    weights::load(&config(family), file, &Device::flex(), &LoadOptions::default())
+    model::load(&config(family), file, &Device::flex(), &LoadOptions::default())
 }
 
 /// The fixture's safetensors tensors as (name, dtype, shape, bytes), for rewriting.
@@ -73,7 +73,7 @@ fn pytorch_bin_and_safetensors_give_identical_outputs() {
         let from_bin = load(family, WeightsFile::PytorchBin(&fixture(family, "pytorch_model.bin"))).unwrap();
         assert_eq!(outputs(&from_safetensors), outputs(&from_bin), "{family}");
         let dir = format!("{}/tests/fixtures/tiny-{family}", env!("CARGO_MANIFEST_DIR"));
-        let from_dir = weights::load_dir(dir.as_ref(), &Device::flex(), &LoadOptions::default()).unwrap();
+        let from_dir = model::load_dir(dir.as_ref(), &Device::flex(), &LoadOptions::default()).unwrap();
         assert_eq!(outputs(&from_safetensors), outputs(&from_dir), "{family}");
     }
 }
@@ -108,7 +108,7 @@ fn a_truncated_file_says_so() {
         let bytes = fixture("xglm", file);
         for cut in [4, bytes.len() / 2, bytes.len() - 1] {
             let part = &bytes[..cut];
-            let file_arg = if kind == 0 { WeightsFile::Safetensors(part) } else { WeightsFile::PytorchBin(part) };
+            let file_arg = if kind == 0 { WeightsFile::Safetensors(&part) } else { WeightsFile::PytorchBin(&part) };
             let err = load("xglm", file_arg).unwrap_err();
             assert!(matches!(err, WeightsError::Truncated { file: f, .. } if f == file), "{file} cut at {cut}: {err}");
         }
@@ -136,8 +136,8 @@ fn a_wrong_shape_names_tensor_expected_and_got() {
     let mut config = config("xglm");
     config.ffn = 128;
     let bytes = fixture("xglm", "model.safetensors");
-    let err = weights::load(&config, WeightsFile::Safetensors(&bytes), &Device::flex(), &LoadOptions::default())
-        .unwrap_err();
+    let err =
+        model::load(&config, WeightsFile::Safetensors(&bytes), &Device::flex(), &LoadOptions::default()).unwrap_err();
     match err {
         WeightsError::ShapeMismatch { tensor, expected, got } => {
             assert_eq!((tensor.as_str(), expected, got), ("model.layers.0.fc1.weight", vec![128, 64], vec![256, 64]));
@@ -151,9 +151,16 @@ fn an_unsupported_dtype_is_named() {
     let mut doubled = tensors("bloom");
     let entry = doubled.iter_mut().find(|(n, ..)| n == "ln_f.bias").unwrap();
     entry.1 = Dtype::F64;
-    entry.3 = entry.3.chunks_exact(4).flat_map(|x| (f32::from_le_bytes(x.try_into().unwrap()) as f64).to_le_bytes()).collect();
+    entry.3 = entry
+        .3
+        .chunks_exact(4)
+        .flat_map(|x| (f32::from_le_bytes(x.try_into().unwrap()) as f64).to_le_bytes())
+        .collect();
     let err = load("bloom", WeightsFile::Safetensors(&serialize(&doubled))).unwrap_err();
-    assert!(matches!(&err, WeightsError::UnsupportedDtype { tensor, dtype } if tensor == "ln_f.bias" && dtype == "F64"), "{err}");
+    assert!(
+        matches!(&err, WeightsError::UnsupportedDtype { tensor, dtype } if tensor == "ln_f.bias" && dtype == "F64"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -176,7 +183,7 @@ fn a_config_of_another_model_type_is_refused() {
     let config = String::from_utf8(fixture("xglm", "config.json")).unwrap().replace("\"xglm\"", "\"llama\"");
     std::fs::write(dir.join("config.json"), config).unwrap();
     std::fs::write(dir.join("model.safetensors"), fixture("xglm", "model.safetensors")).unwrap();
-    let err = weights::load_dir(&dir, &Device::flex(), &LoadOptions::default()).unwrap_err();
+    let err = model::load_dir(&dir, &Device::flex(), &LoadOptions::default()).unwrap_err();
     std::fs::remove_dir_all(&dir).unwrap();
     assert!(matches!(&err, WeightsError::Config(e) if e.to_string().contains("`llama`")), "{err}");
 }
@@ -185,7 +192,8 @@ fn a_config_of_another_model_type_is_refused() {
 fn a_transformer_prefixed_bloom_checkpoint_loads() {
     // `save_pretrained` of BloomForCausalLM writes `transformer.` names and may keep `lm_head.weight`.
     let plain = tensors("bloom");
-    let mut prefixed: Vec<_> = plain.iter().map(|(n, d, s, b)| (format!("transformer.{n}"), *d, s.clone(), b.clone())).collect();
+    let mut prefixed: Vec<_> =
+        plain.iter().map(|(n, d, s, b)| (format!("transformer.{n}"), *d, s.clone(), b.clone())).collect();
     let embedding = plain.iter().find(|(n, ..)| n == "word_embeddings.weight").unwrap();
     prefixed.push(("lm_head.weight".into(), embedding.1, embedding.2.clone(), embedding.3.clone()));
     let a = load("bloom", WeightsFile::Safetensors(&serialize(&plain))).unwrap();
@@ -212,9 +220,15 @@ fn absurd_sizes_in_a_safetensors_header_are_refused_before_reading_tensors() {
     assert!(err.to_string().contains("download the model's own file again"), "{err}");
     // Within the limit but not in the file: cut off.
     let err = load("xglm", WeightsFile::Safetensors(&claiming(1_000_000))).unwrap_err();
-    assert!(matches!(&err, WeightsError::Truncated { detail, .. } if detail.contains("describes 1000000 bytes of tensors but only 64 follow")), "{err}");
+    assert!(
+        matches!(&err, WeightsError::Truncated { detail, .. } if detail.contains("describes 1000000 bytes of tensors but only 64 follow")),
+        "{err}"
+    );
     // A header length of 1 TB.
     let huge_header = [&(1u64 << 40).to_le_bytes()[..], b"{}"].concat();
     let err = load("xglm", WeightsFile::Safetensors(&huge_header)).unwrap_err();
-    assert!(matches!(&err, WeightsError::Oversized { what, .. } if what.starts_with("a header of 1099511627776 bytes")), "{err}");
+    assert!(
+        matches!(&err, WeightsError::Oversized { what, .. } if what.starts_with("a header of 1099511627776 bytes")),
+        "{err}"
+    );
 }

@@ -3,9 +3,9 @@
 use std::alloc::System;
 
 use burn::tensor::Device;
-use polyprompt::bench::CountingAlloc;
 use polyprompt::model::WeightDtype;
-use polyprompt::quant::Matrix;
+use polyprompt::model::quant::Matrix;
+use polyprompt::tuning::bench::CountingAlloc;
 
 #[global_allocator]
 static ALLOC: CountingAlloc<System> = CountingAlloc::new(System);

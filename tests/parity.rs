@@ -4,8 +4,8 @@
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
+use polyprompt::model::{self, LoadOptions};
 use polyprompt::model::{CausalLm, InputBatch, PromptPlacement};
-use polyprompt::weights::{self, LoadOptions};
 
 mod common;
 use common::{TensorFile, fixture_dir};
@@ -62,7 +62,10 @@ fn case(family: &str, variant: Variant) -> Case {
     };
     let attended = match variant {
         Variant::Slots => attention.clone(),
-        Variant::Prefix => attention.chunks(seq).flat_map(|row| std::iter::repeat_n(1, prompt_len).chain(row.iter().copied())).collect(),
+        Variant::Prefix => attention
+            .chunks(seq)
+            .flat_map(|row| std::iter::repeat_n(1, prompt_len).chain(row.iter().copied()))
+            .collect(),
     };
     Case {
         batch: InputBatch {
@@ -103,7 +106,7 @@ struct Outcome {
 }
 
 fn run(family: &str, variant: Variant, device: &Device) -> Outcome {
-    let model = weights::load_dir(&fixture_dir(family), device, &LoadOptions::default()).unwrap();
+    let model = model::load_dir(&fixture_dir(family), device, &LoadOptions::default()).unwrap();
     let c = case(family, variant);
     let autodiff = device.clone().autodiff();
     let prompt: Tensor<2> =
@@ -128,7 +131,9 @@ fn run(family: &str, variant: Variant, device: &Device) -> Outcome {
     let grad = to_vec(prompt.grad(&grads).expect("the prompt has a gradient"));
     let scale = c.prompt_grad.iter().fold(0f32, |m, g| m.max(g.abs()));
     let grad_rel = grad.iter().zip(&c.prompt_grad).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max) / scale;
-    println!("{family} {variant:?}: logits max abs diff {logits_max_abs:.2e}, loss diff {loss_abs:.2e}, prompt grad rel err {grad_rel:.2e}");
+    println!(
+        "{family} {variant:?}: logits max abs diff {logits_max_abs:.2e}, loss diff {loss_abs:.2e}, prompt grad rel err {grad_rel:.2e}"
+    );
     Outcome { logits_max_abs, loss_abs, grad_rel }
 }
 
@@ -139,6 +144,8 @@ fn assert_parity(family: &str, variant: Variant, device: &Device) {
     assert!(o.grad_rel <= GRAD_TOLERANCE, "{family} {variant:?} prompt gradient relative error {}", o.grad_rel);
 }
 
+// One named test per family, placement and backend (deliberately repetitive), so `cargo test parity_bloom`
+// or `cargo test _wgpu` picks cases.
 #[test]
 fn parity_xglm_slots_cpu() {
     assert_parity("xglm", Variant::Slots, &Device::flex());
@@ -189,7 +196,7 @@ fn parity_restricted_head_equals_full_head_columns() {
         let device = Device::flex();
         // Small chunks so the full head is several matmuls and a concat.
         let options = LoadOptions { max_chunk_bytes: 64 * 4 * 100, dtype: None };
-        let model = weights::load_dir(&fixture_dir(family), &device, &options).unwrap();
+        let model = model::load_dir(&fixture_dir(family), &device, &options).unwrap();
         let c = case(family, Variant::Slots);
         let prompt = Tensor::from_data(TensorData::new(c.prompt.clone(), [c.prompt_len, c.hidden]), &device);
         let hidden = model.hidden_states(&c.batch, Some(prompt));
@@ -237,7 +244,7 @@ impl ModuleVisitor for GradientCount<'_> {
 fn parity_only_the_prompt_gets_a_gradient() {
     for family in ["xglm", "bloom"] {
         let device = Device::flex();
-        let model = weights::load_dir(&fixture_dir(family), &device, &LoadOptions::default()).unwrap();
+        let model = model::load_dir(&fixture_dir(family), &device, &LoadOptions::default()).unwrap();
         assert!(!model.device().is_autodiff());
         let c = case(family, Variant::Slots);
         let autodiff = device.autodiff();

@@ -5,10 +5,10 @@
 //! now, so any change to the export needs the proof redone.
 use std::path::Path;
 
+use polyprompt::files::prompt_file::{PromptFile, PromptMetadata, SCHEMA_VERSION};
 use polyprompt::model::{Family, ModelConfig};
-use polyprompt::prompt_file::{PromptFile, PromptMetadata, SCHEMA_VERSION};
-use polyprompt::task::Placement;
-use polyprompt::tokenize::label_words;
+use polyprompt::task::batch::Placement;
+use polyprompt::task::labels::label_words;
 use sha2::{Digest, Sha256};
 
 mod common;

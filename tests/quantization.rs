@@ -4,19 +4,21 @@ mod common;
 
 use burn::tensor::{Device, Tensor, TensorData};
 use common::fixture_dir;
+use polyprompt::files::prompt_file::PromptFile;
 use polyprompt::model::linear::FrozenLinear;
+use polyprompt::model::quant::{BLOCK, Matrix};
+use polyprompt::model::tokenizer::TextTokenizer;
+use polyprompt::model::{self, LoadOptions, WeightsError, WeightsFile};
 use polyprompt::model::{CausalLm, InputBatch, PromptPlacement, WeightDtype};
-use polyprompt::quant::{BLOCK, Matrix};
-use polyprompt::sib200::{self, Split};
-use polyprompt::task::{TaskFormat, build_batch};
-use polyprompt::tokenize::TextTokenizer;
-use polyprompt::weights::{self, LoadOptions, WeightsError, WeightsFile};
-use polyprompt::train::{TrainConfig, TrainControl, Trainer};
+use polyprompt::task::batch::{TaskFormat, build_batch};
+use polyprompt::task::labels::label_tokens;
+use polyprompt::task::sib200::{self, Split};
+use polyprompt::tuning::train::{TrainConfig, TrainControl, Trainer};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
 fn load(family: &str, dtype: Option<WeightDtype>) -> CausalLm {
-    weights::load_dir(&fixture_dir(family), &Device::flex(), &LoadOptions { dtype, ..LoadOptions::default() }).unwrap()
+    model::load_dir(&fixture_dir(family), &Device::flex(), &LoadOptions { dtype, ..LoadOptions::default() }).unwrap()
 }
 
 fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
@@ -52,6 +54,17 @@ fn full_size_layer(dtype: WeightDtype) -> (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32
     let stored = Matrix::quantize(w.clone(), inp, dtype);
     let approx = values(layer(&stored).forward(input));
     (x, w, exact, approx, stored)
+}
+
+/// Two rows of three tokens, no prompt: a plain forward pass to compare weight dtypes on.
+fn two_rows() -> InputBatch {
+    InputBatch {
+        ids: vec![5, 6, 7, 8, 9, 10],
+        attention: vec![1; 6],
+        batch: 2,
+        seq: 3,
+        placement: PromptPlacement::None,
+    }
 }
 
 #[test]
@@ -107,7 +120,7 @@ fn dev_scores(model: &CausalLm, tokenizer: &TextTokenizer, prompt: &Tensor<2>) -
     let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/sib200");
     let dev = sib200::read_split(&data, "eng_Latn", Split::Dev).unwrap();
     let labels: Vec<u32> =
-        tokenizer.label_tokens(model.config().family).unwrap().iter().map(|l| l.eval_id()).collect();
+        label_tokens(tokenizer, model.config().family).unwrap().iter().map(|l| l.eval_id()).collect();
     let format = TaskFormat::paper(prompt.dims()[0]);
     let (mut scores, mut logits) = (Vec::new(), Vec::new());
     for chunk in dev.chunks(16) {
@@ -131,15 +144,15 @@ fn trained_prompt(model: &CausalLm, tokenizer: &TextTokenizer) -> Tensor<2> {
     let config = TrainConfig { epochs: 5, ..TrainConfig::paper(4) };
     let mut trainer = Trainer::new(model, tokenizer, config, &train, &dev).unwrap();
     pollster::block_on(trainer.run(model, &TrainControl::default(), 8, |_, _| {})).unwrap();
-    pollster::block_on(trainer.prompt_file("tiny")).unwrap().tensor(model.device())
+    pollster::block_on(PromptFile::of_run(&mut trainer, "tiny")).unwrap().tensor(model.device())
 }
 
 #[test]
 fn tiny_models_pick_the_same_labels_in_f16_and_int8() {
     for family in ["xglm", "bloom"] {
         let exact = load(family, None);
-        let tokenizer = TextTokenizer::from_bytes(&std::fs::read(fixture_dir(family).join("tokenizer.json")).unwrap())
-            .unwrap();
+        let tokenizer =
+            TextTokenizer::from_bytes(&std::fs::read(fixture_dir(family).join("tokenizer.json")).unwrap()).unwrap();
         let prompt = trained_prompt(&exact, &tokenizer);
         let (scores, logits) = dev_scores(&exact, &tokenizer, &prompt);
         for dtype in [WeightDtype::F16, WeightDtype::Int8] {
@@ -168,7 +181,10 @@ fn tiny_models_pick_the_same_labels_in_f16_and_int8() {
                  (largest |logit| {spread:.2})",
                 dtype.name()
             );
-            assert!(flipped_margins.iter().all(|&m| m <= 2.0 * score_diff), "{family} {dtype:?}: a clear label flipped");
+            assert!(
+                flipped_margins.iter().all(|&m| m <= 2.0 * score_diff),
+                "{family} {dtype:?}: a clear label flipped"
+            );
             // The issue's figure is 99%; the tiny BLOOM's near ties leave it at 97/99 in int8 (see README).
             assert!(agree * 100 >= total * 97, "{family} {dtype:?}: only {agree}/{total} labels agree with f32");
         }
@@ -180,23 +196,22 @@ fn a_converted_file_loads_to_the_tensors_quantizing_at_load_gives() {
     for family in ["xglm", "bloom"] {
         let dir = fixture_dir(family);
         let config =
-            polyprompt::model::ModelConfig::from_json(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
+            polyprompt::model::ModelConfig::from_json(&std::fs::read_to_string(dir.join("config.json")).unwrap())
+                .unwrap();
         let original = std::fs::read(dir.join("model.safetensors")).unwrap();
-        let batch = InputBatch {
-            ids: vec![5, 6, 7, 8, 9, 10],
-            attention: vec![1; 6],
-            batch: 2,
-            seq: 3,
-            placement: PromptPlacement::None,
-        };
+        let batch = two_rows();
         for dtype in [WeightDtype::F16, WeightDtype::Int8] {
-            let converted = weights::convert(&config, WeightsFile::Safetensors(&original), dtype).unwrap();
+            let converted = model::convert(&config, WeightsFile::Safetensors(&original), dtype).unwrap();
             // The file is what the model picker announces (its estimate, plus the safetensors header).
             let estimate = config.size_estimate(dtype).download_bytes as usize;
-            assert!(converted.len() >= estimate && converted.len() < estimate + 16_384, "{family} {dtype:?}: {} bytes", converted.len());
+            assert!(
+                converted.len() >= estimate && converted.len() < estimate + 16_384,
+                "{family} {dtype:?}: {} bytes",
+                converted.len()
+            );
             // No dtype asked for: the file says what it holds.
             let from_file =
-                weights::load(&config, WeightsFile::Safetensors(&converted), &Device::flex(), &LoadOptions::default())
+                model::load(&config, WeightsFile::Safetensors(&converted), &Device::flex(), &LoadOptions::default())
                     .unwrap();
             assert_eq!(from_file.weight_dtype(), dtype);
             let at_load = load(family, Some(dtype));
@@ -208,8 +223,11 @@ fn a_converted_file_loads_to_the_tensors_quantizing_at_load_gives() {
                 values(at_load.embedding_rows(&[3, 700], at_load.device()))
             );
             // Converting a converted file changes no tensor.
-            let again = weights::convert(&config, WeightsFile::Safetensors(&converted), dtype).unwrap();
-            let (a, b) = (safetensors::SafeTensors::deserialize(&converted).unwrap(), safetensors::SafeTensors::deserialize(&again).unwrap());
+            let again = model::convert(&config, WeightsFile::Safetensors(&converted), dtype).unwrap();
+            let (a, b) = (
+                safetensors::SafeTensors::deserialize(&converted).unwrap(),
+                safetensors::SafeTensors::deserialize(&again).unwrap(),
+            );
             assert_eq!(a.names().len(), b.names().len());
             for (name, view) in a.tensors() {
                 assert_eq!(view, b.tensor(&name).unwrap(), "{name}");
@@ -223,17 +241,23 @@ fn damaged_int8_files_say_what_is_wrong() {
     let dir = fixture_dir("bloom");
     let config =
         polyprompt::model::ModelConfig::from_json(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
-    let converted =
-        weights::convert(&config, WeightsFile::Safetensors(&std::fs::read(dir.join("model.safetensors")).unwrap()), WeightDtype::Int8)
-            .unwrap();
+    let converted = model::convert(
+        &config,
+        WeightsFile::Safetensors(&std::fs::read(dir.join("model.safetensors")).unwrap()),
+        WeightDtype::Int8,
+    )
+    .unwrap();
     // Drop one matrix's scales.
     let parsed = safetensors::SafeTensors::deserialize(&converted).unwrap();
     let kept: Vec<(String, safetensors::tensor::TensorView)> =
         parsed.tensors().into_iter().filter(|(name, _)| name != "h.0.mlp.dense_h_to_4h.weight.scales").collect();
     let damaged = safetensors::serialize(kept, None).unwrap();
-    let err = weights::load(&config, WeightsFile::Safetensors(&damaged), &Device::flex(), &LoadOptions::default())
-        .unwrap_err();
-    assert!(matches!(&err, WeightsError::BadScales { tensor, .. } if tensor == "h.0.mlp.dense_h_to_4h.weight"), "{err}");
+    let err =
+        model::load(&config, WeightsFile::Safetensors(&damaged), &Device::flex(), &LoadOptions::default()).unwrap_err();
+    assert!(
+        matches!(&err, WeightsError::BadScales { tensor, .. } if tensor == "h.0.mlp.dense_h_to_4h.weight"),
+        "{err}"
+    );
     assert!(err.to_string().contains("convert the original checkpoint again"), "{err}");
 }
 
@@ -251,11 +275,11 @@ fn wgpu_device() -> Option<Device> {
 #[test]
 fn quantized_weights_compute_the_same_on_wgpu() {
     let Some(gpu) = wgpu_device() else { return };
-    let batch = InputBatch { ids: vec![5, 6, 7, 8, 9, 10], attention: vec![1; 6], batch: 2, seq: 3, placement: PromptPlacement::None };
+    let batch = two_rows();
     for family in ["xglm", "bloom"] {
         for dtype in [WeightDtype::Int8, WeightDtype::F16] {
             let options = LoadOptions { dtype: Some(dtype), ..LoadOptions::default() };
-            let on_gpu = match weights::load_dir(&fixture_dir(family), &gpu, &options) {
+            let on_gpu = match model::load_dir(&fixture_dir(family), &gpu, &options) {
                 Ok(model) => model,
                 // An adapter without f16 shaders must say so rather than fail later.
                 Err(WeightsError::DtypeUnsupported(name)) if dtype == WeightDtype::F16 => {

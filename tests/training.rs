@@ -3,17 +3,18 @@
 use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
-use polyprompt::eval::EvalError;
+use polyprompt::backend::ReadbackError;
+use polyprompt::files::prompt_file::PromptFile;
 use polyprompt::model::CausalLm;
-use polyprompt::prompt::PromptInit;
-use polyprompt::sib200::{self, Example, Shots, Split};
-use polyprompt::tokenize::TextTokenizer;
-use polyprompt::train::{RunOutcome, StepRecord, TrainConfig, TrainControl, TrainError, TrainEvent, Trainer};
-use polyprompt::weights::{self, LoadOptions};
+use polyprompt::model::tokenizer::TextTokenizer;
+use polyprompt::model::{self, LoadOptions};
+use polyprompt::task::sib200::{self, Example, Shots, Split};
+use polyprompt::tuning::prompt::PromptInit;
+use polyprompt::tuning::train::{RunOutcome, StepRecord, TrainConfig, TrainControl, TrainError, TrainEvent, Trainer};
 
 fn fixture(family: &str) -> (CausalLm, TextTokenizer) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/tiny-{family}"));
-    let model = weights::load_dir(&dir, &Device::flex(), &LoadOptions::default()).unwrap();
+    let model = model::load_dir(&dir, &Device::flex(), &LoadOptions::default()).unwrap();
     let tokenizer = TextTokenizer::from_bytes(&std::fs::read(dir.join("tokenizer.json")).unwrap()).unwrap();
     (model, tokenizer)
 }
@@ -44,13 +45,13 @@ fn training_on_english_lowers_the_loss_clearly() {
         let (train, dev) = english();
         let mut trainer = Trainer::new(&model, &tokenizer, short_config(10), &train, &dev).unwrap();
         assert_eq!((trainer.train_examples(), trainer.total_steps()), (56, 70));
-        assert!(trainer.best_prompt_file("tiny").is_none(), "{family}: no best prompt before a validation");
+        assert!(PromptFile::best_of_run(&trainer, "tiny").is_none(), "{family}: no best prompt before a validation");
         let mut events = Vec::new();
         // What the app saves as the run goes: the best prompt so far, at each improvement.
         let mut checkpoints = Vec::new();
         let outcome = pollster::block_on(trainer.run(&model, &TrainControl::default(), 4, |e, now| {
             if let TrainEvent::Validation { record, improved: true } = &e {
-                checkpoints.push((record.step, now.best_prompt_file("tiny").unwrap()));
+                checkpoints.push((record.step, PromptFile::best_of_run(now, "tiny").unwrap()));
             }
             events.push(e)
         }))
@@ -67,15 +68,21 @@ fn training_on_english_lowers_the_loss_clearly() {
         let best = trainer.best().unwrap().clone();
         let lowest = trainer.validations().iter().map(|v| v.loss).fold(f64::INFINITY, f64::min);
         assert_eq!(best.validation_loss, lowest);
-        let file = pollster::block_on(trainer.prompt_file("tiny")).unwrap();
+        let file = pollster::block_on(PromptFile::of_run(&mut trainer, "tiny")).unwrap();
         assert_eq!(file.embeddings, best.vectors, "{family}: the file holds the best prompt");
         assert!(!checkpoints.is_empty());
         for (step, checkpoint) in &checkpoints {
-            assert_eq!(checkpoint.metadata.training["kept"]["step"], *step, "{family}: a checkpoint keeps its own step");
+            assert_eq!(
+                checkpoint.metadata.training["kept"]["step"], *step,
+                "{family}: a checkpoint keeps its own step"
+            );
         }
         let (_, last) = checkpoints.last().unwrap();
         assert_eq!(last.embeddings, file.embeddings, "{family}: the last checkpoint is the run's result");
-        assert_ne!(checkpoints[0].1.embeddings, file.embeddings, "{family}: the first checkpoint was an earlier prompt");
+        assert_ne!(
+            checkpoints[0].1.embeddings, file.embeddings,
+            "{family}: the first checkpoint was an earlier prompt"
+        );
     }
 }
 
@@ -143,7 +150,7 @@ fn pausing_and_cancelling_stop_after_the_current_step_and_keep_the_prompt() {
     control.cancel();
     assert_eq!(pollster::block_on(trainer.run(&model, &control, 1, |_, _| {})).unwrap(), RunOutcome::Cancelled);
     assert_eq!(trainer.steps_done(), 3);
-    let file = pollster::block_on(trainer.prompt_file("tiny")).unwrap();
+    let file = pollster::block_on(PromptFile::of_run(&mut trainer, "tiny")).unwrap();
     assert_eq!(file.embeddings.len(), 4 * 64);
 }
 
@@ -196,7 +203,7 @@ fn a_lost_gpu_device_ends_the_run_with_a_clear_error_and_keeps_the_best_prompt()
         }
     };
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny-bloom");
-    let model = weights::load_dir(&dir, &device, &LoadOptions::default()).unwrap();
+    let model = model::load_dir(&dir, &device, &LoadOptions::default()).unwrap();
     let tokenizer = TextTokenizer::from_bytes(&std::fs::read(dir.join("tokenizer.json")).unwrap()).unwrap();
     let (train, dev) = english();
     let mut trainer = Trainer::new(&model, &tokenizer, short_config(3), &train, &dev).unwrap();
@@ -209,12 +216,12 @@ fn a_lost_gpu_device_ends_the_run_with_a_clear_error_and_keeps_the_best_prompt()
     }))
     .unwrap();
     assert_eq!(outcome, RunOutcome::Paused);
-    let best = trainer.best_prompt_file("tiny").unwrap();
+    let best = PromptFile::best_of_run(&trainer, "tiny").unwrap();
 
     setup.device.destroy();
     control.set_paused(false);
     let error = pollster::block_on(trainer.run(&model, &control, 4, |_, _| {})).unwrap_err();
-    assert!(matches!(error, TrainError::Eval(EvalError::DeviceLost(_))), "{error:?}");
+    assert!(matches!(error, TrainError::Device(ReadbackError::DeviceLost(_))), "{error:?}");
     assert!(error.to_string().contains("the GPU device was lost"), "{error}");
-    assert_eq!(trainer.best_prompt_file("tiny").unwrap().embeddings, best.embeddings);
+    assert_eq!(PromptFile::best_of_run(&trainer, "tiny").unwrap().embeddings, best.embeddings);
 }

@@ -4,11 +4,12 @@
 //! prompt and optimizer; the loss must match within 1e-3 at every step. `cargo test --release trajectory`.
 use burn::tensor::{Device, Tensor, TensorData};
 use polyprompt::model::CausalLm;
-use polyprompt::prompt::{Reparam, SoftPrompt};
-use polyprompt::task::{Placement, TaskFormat, build_batch};
-use polyprompt::tokenize::TextTokenizer;
-use polyprompt::train::{Backprop, LinearSchedule, LossKind, PromptTrainer};
-use polyprompt::weights::{self, LoadOptions};
+use polyprompt::model::tokenizer::TextTokenizer;
+use polyprompt::model::{self, LoadOptions};
+use polyprompt::task::batch::{Placement, TaskFormat, build_batch};
+use polyprompt::task::labels::label_tokens;
+use polyprompt::tuning::prompt::{Reparam, SoftPrompt};
+use polyprompt::tuning::train::{Backprop, LinearSchedule, LossKind, PromptTrainer};
 
 mod common;
 use common::{TensorFile, fixture_dir};
@@ -82,9 +83,9 @@ struct Trajectory {
 fn train(family: &str, run: Run, backprop: Backprop) -> (Fixture, Trajectory) {
     let fixture = Fixture::open(family);
     let device = Device::flex();
-    let model: CausalLm = weights::load_dir(&fixture.dir, &device, &LoadOptions::default()).unwrap();
+    let model: CausalLm = model::load_dir(&fixture.dir, &device, &LoadOptions::default()).unwrap();
     let tokenizer = TextTokenizer::from_bytes(&std::fs::read(fixture.dir.join("tokenizer.json")).unwrap()).unwrap();
-    let labels = tokenizer.label_tokens(model.config().family).unwrap();
+    let labels = label_tokens(&tokenizer, model.config().family).unwrap();
 
     let input = fixture.matrix("init_prompt", &device);
     let prompt_len = input.dims()[0];
@@ -167,6 +168,7 @@ fn check_with(family: &str, run: Run, backprop: Backprop) {
     eprintln!("{family} {key} {backprop:?}: loss max abs diff {worst_loss:.1e}, final prompt max abs diff {worst:.1e}");
 }
 
+// One named test per family and run (deliberately repetitive), so `cargo test trajectory_bloom` picks cases.
 #[test]
 fn trajectory_xglm_paper() {
     check("xglm", Run::Paper);

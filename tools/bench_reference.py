@@ -133,7 +133,7 @@ def make_model(folder: Path, family: str, c: dict) -> Path:
 
 # -------------------------------------------------------------------------------------------- the reference
 def fixed_batch(torch, family: str, vocab: int, batch: int, seq: int, prompt_len: int, variant: str):
-    """Full rows of `seq` positions (prompt included), token ids spread like src/bench.rs's."""
+    """Full rows of `seq` positions (prompt included), token ids spread like src/tuning/bench.rs's."""
     sentence = seq - prompt_len - 1
     ordinary = vocab - 4
     rows = [[4 + (r * 7919 + t * 104729 + 13) % ordinary for t in range(sentence)] for r in range(batch)]

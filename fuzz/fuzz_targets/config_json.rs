@@ -7,7 +7,9 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(config) = ModelConfig::from_json(&String::from_utf8_lossy(data)) {
         for dtype in WeightDtype::ALL {
             let size = config.size_estimate(dtype);
-            config.browser_memory_bytes(dtype, size.download_bytes, false);
+            for on_gpu in [false, true] {
+                config.browser_memory_bytes(dtype, on_gpu, size.download_bytes);
+            }
         }
         config.total_params();
         config.largest_layer_buffer();

@@ -2,7 +2,7 @@
 //! (the rest), through the import path the app and CLI use.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use polyprompt::prompt_file::PromptFile;
+use polyprompt::files::prompt_file::PromptFile;
 
 fuzz_target!(|data: &[u8]| {
     let (config, safetensors) = match data.iter().position(|&b| b == 0) {

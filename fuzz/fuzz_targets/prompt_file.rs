@@ -1,7 +1,7 @@
 //! Our single prompt file (PEFT's safetensors with our metadata in the header).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use polyprompt::prompt_file::PromptFile;
+use polyprompt::files::prompt_file::PromptFile;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(prompt) = PromptFile::from_safetensors(data) {

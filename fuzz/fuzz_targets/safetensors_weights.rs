@@ -3,11 +3,11 @@
 #![no_main]
 use burn::tensor::Device;
 use libfuzzer_sys::fuzz_target;
-use polyprompt::weights::{self, LoadOptions, WeightsFile};
+use polyprompt::model::{self, LoadOptions, WeightsFile};
 use polyprompt_fuzz::fixture_config;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, file)) = data.split_first() else { return };
     let config = fixture_config(selector);
-    let _ = weights::load(&config, WeightsFile::Safetensors(file), &Device::flex(), &LoadOptions::default());
+    let _ = model::load(&config, WeightsFile::Safetensors(&file), &Device::flex(), &LoadOptions::default());
 });

@@ -8,7 +8,7 @@ use std::io::Write;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use libfuzzer_sys::fuzz_target;
-use polyprompt::prompt_file::PromptFile;
+use polyprompt::files::prompt_file::PromptFile;
 
 fn wrap(payload: &[u8]) -> String {
     let mut crc = flate2::Crc::new();

@@ -3,5 +3,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = polyprompt::sib200::parse_tsv(data, "fuzz.tsv");
+    let _ = polyprompt::task::sib200::parse_tsv(data, "fuzz.tsv");
 });

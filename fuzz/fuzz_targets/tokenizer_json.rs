@@ -3,7 +3,8 @@
 //! config. A tokenizer that passes the check must never give an id past the model's embedding table.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use polyprompt::tokenize::TextTokenizer;
+use polyprompt::model::tokenizer::TextTokenizer;
+use polyprompt::task::labels::label_tokens;
 use polyprompt_fuzz::fixture_config;
 
 fuzz_target!(|data: &[u8]| {
@@ -13,7 +14,9 @@ fuzz_target!(|data: &[u8]| {
     if tokenizer.check_against(&config).is_err() {
         return;
     }
-    let mut ids: Vec<u32> = tokenizer.label_tokens(config.family).map(|labels| labels.into_iter().flat_map(|l| l.ids).collect()).unwrap_or_default();
+    let mut ids: Vec<u32> = label_tokens(&tokenizer, config.family)
+        .map(|labels| labels.into_iter().flat_map(|l| l.ids).collect())
+        .unwrap_or_default();
     ids.extend(tokenizer.encode_with_special_tokens("Le « modèle » 3,5 km — 東京 ok.").unwrap_or_default());
     assert!(ids.iter().all(|&id| (id as usize) < config.vocab_size), "{ids:?} past vocab {}", config.vocab_size);
 });

@@ -23,9 +23,10 @@ pub fn BackendBadge(state: RwSignal<DeviceState>) -> impl IntoView {
             <div class="badge badge-cpu" data-testid="backend-badge" data-backend="cpu" role="status">
                 <strong>"CPU (wasm)"</strong>
                 <span class="badge-detail">
-                    {format!("WebGPU unavailable: {reason}. ")}
-                    "Training runs on the CPU: fine for tiny models and short demos, far too slow for "
-                    "560M-parameter models. Use a browser with WebGPU (recent Chrome or Edge) for those."
+                    {format!("{reason}. ")}
+                    "Training runs on the CPU: fine for tiny models and short demos; a 560M-parameter model "
+                    "takes about a minute a step (the estimate comes before training). A browser with a "
+                    "hardware WebGPU adapter (recent Chrome or Edge) is far faster."
                 </span>
             </div>
         }

@@ -1,7 +1,7 @@
 //! SIB-200 splits for the app: the copy the dev server exposes at `data/sib200/` when there is one,
 //! else the public source (the dataset's GitHub repository, pinned to a commit), kept in Cache Storage.
 use super::download::fetch_cached;
-use crate::sib200::{self, Example, Split};
+use crate::task::sib200::{self, Example, Split};
 
 /// The dataset's repository at the commit our copy was checked against (see the data's NOTICE.md).
 const PUBLIC_BASE: &str =

@@ -54,7 +54,9 @@ pub async fn fetch_cached(url: &str, on_progress: &dyn Fn(Progress)) -> Result<U
     if !response.ok() {
         let hint = match response.status() {
             404 => ": no such file — check the model id, revision and file name",
-            401 | 403 => ": access denied — the repository may be private or gated; download it and pick the files locally",
+            401 | 403 => {
+                ": access denied — the repository may be private or gated; download it and pick the files locally"
+            }
             _ => ": the server failed — try again later",
         };
         return Err(DownloadError::Status { url: url.into(), status: response.status(), hint });
@@ -100,12 +102,7 @@ async fn cached_response(cache: &Cache, url: &str) -> Option<Response> {
 /// to hold them, would never shrink. With a `Content-Length` the buffer is allocated once and filled;
 /// without one (or with a wrong one) the chunks are kept and joined at the end.
 async fn read_body(url: &str, response: Response, on_progress: &dyn Fn(Progress)) -> Result<Uint8Array, DownloadError> {
-    let total = response
-        .headers()
-        .get("content-length")
-        .ok()
-        .flatten()
-        .and_then(|v| v.parse::<u64>().ok());
+    let total = response.headers().get("content-length").ok().flatten().and_then(|v| v.parse::<u64>().ok());
     let started = now_ms();
     let mut last_report = f64::NEG_INFINITY;
     let broke = |received: u64, detail: String| DownloadError::Interrupted { url: url.into(), received, detail };
@@ -122,9 +119,8 @@ async fn read_body(url: &str, response: Response, on_progress: &dyn Fn(Progress)
         if done {
             break;
         }
-        let value: Uint8Array = Reflect::get(&chunk, &"value".into())
-            .map_err(|e| broke(received.into(), js_message(&e)))?
-            .unchecked_into();
+        let value: Uint8Array =
+            Reflect::get(&chunk, &"value".into()).map_err(|e| broke(received.into(), js_message(&e)))?.unchecked_into();
         let end = received.checked_add(value.length()).ok_or_else(|| {
             broke(received.into(), "the file is over 4 GiB, more than a browser page can hold".into())
         })?;

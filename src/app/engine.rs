@@ -15,13 +15,13 @@ use web_sys::{Event, MessageEvent, Worker};
 
 use super::download::js_message;
 use super::model_picker::ModelFiles;
-use crate::backend::{BackendInfo, EngineCheck};
-use crate::eval::LanguageResult;
-use crate::languages::Language;
-use crate::prompt_file::PromptFile;
-use crate::sib200::Example;
-use crate::train::{Progress, RunOutcome, StepRecord, TrainConfig, ValidationRecord};
-use crate::worker::protocol::{Envelope, LoadModel, PAYLOAD, READY_ID, Reply, Request};
+use crate::backend::{BackendInfo, EngineCheck, Preference, Speed};
+use crate::files::prompt_file::PromptFile;
+use crate::task::languages::Language;
+use crate::task::sib200::Example;
+use crate::tuning::eval::LanguageResult;
+use crate::tuning::train::{Progress, RunOutcome, StepProgress, StepRecord, TrainConfig, ValidationRecord};
+use crate::worker::protocol::{Envelope, LoadModel, PAYLOAD, READY_ID, Reply, Request, WorkerMemory};
 
 /// The loader Trunk writes for the worker binary (index.html's `data-loader-shim`).
 const WORKER_SCRIPT: &str = "./polyprompt-worker_loader.js";
@@ -40,13 +40,33 @@ struct Inner {
     dead: RefCell<Option<String>>,
 }
 
-/// What a run reports, with its prompt files decoded.
+/// The worker's device, once started.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ready {
+    pub backend: BackendInfo,
+    pub check: Result<EngineCheck, String>,
+    pub speed: Speed,
+}
+
+/// What a run reports, with its prompt files decoded. It mirrors the run's variants of `protocol::Reply` on
+/// purpose: the protocol carries bytes across the worker boundary, this carries the decoded `PromptFile`s.
 pub enum RunEvent {
-    Steps { records: Vec<StepRecord>, progress: Progress },
+    /// Where the step under way has got to.
+    InStep(StepProgress),
+    Steps {
+        records: Vec<StepRecord>,
+        progress: Progress,
+    },
     /// A validation, with the run's new best prompt when it improved.
-    Validation { record: ValidationRecord, best: Option<PromptFile> },
+    Validation {
+        record: ValidationRecord,
+        best: Option<PromptFile>,
+    },
     /// The run stopped, keeping `prompt` (if any); the last event of a run.
-    Stopped { outcome: Result<RunOutcome, String>, prompt: Option<PromptFile> },
+    Stopped {
+        outcome: Result<RunOutcome, String>,
+        prompt: Option<PromptFile>,
+    },
 }
 
 /// The events of one run (started or resumed), in order.
@@ -56,20 +76,23 @@ pub struct Run {
 }
 
 impl Engine {
-    /// Starts the worker; `on_ready` gets its backend and engine check once the device is up, or why the
-    /// worker could not start.
-    pub fn spawn(on_ready: impl FnOnce(Result<(BackendInfo, Result<EngineCheck, String>), String>) + 'static) -> Result<Engine, String> {
-        let worker = Worker::new(WORKER_SCRIPT).map_err(|e| format!("the training worker could not start ({})", js_message(&e)))?;
+    /// Starts the worker on the device `compute` asks for; `on_ready` gets its backend, engine check and
+    /// measured speed once the device is up, or why the worker could not start.
+    pub fn spawn(
+        compute: Preference,
+        on_ready: impl FnOnce(Result<Ready, String>) + 'static,
+    ) -> Result<Engine, String> {
+        let worker = Worker::new(WORKER_SCRIPT)
+            .map_err(|e| format!("the training worker could not start ({})", js_message(&e)))?;
         let engine = Engine {
             inner: Rc::new(Inner {
                 worker,
-                next_id: Cell::new(READY_ID + 1),
+                next_id: Cell::new(READY_ID),
                 waiting: RefCell::default(),
                 dead: RefCell::default(),
             }),
         };
-        let (sender, mut ready) = unbounded();
-        engine.inner.waiting.borrow_mut().insert(READY_ID, sender);
+
         // The closures hold the state weakly: the worker's handlers must not keep the page's handle alive.
         let weak = Rc::downgrade(&engine.inner);
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
@@ -90,10 +113,11 @@ impl Engine {
         engine.inner.worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
         on_message.forget();
         on_error.forget();
+        let mut ready = engine.send(Request::Start { compute }, None);
         let dead = engine.clone();
         wasm_bindgen_futures::spawn_local(async move {
             match ready.next().await {
-                Some(Reply::Ready { backend, check }) => on_ready(Ok((backend, check))),
+                Some(Reply::Ready { backend, check, speed }) => on_ready(Ok(Ready { backend, check, speed })),
                 other => on_ready(Err(dead.unexpected(other))),
             }
         });
@@ -139,7 +163,12 @@ impl Engine {
     }
 
     /// Evaluates `prompt` on one language's examples.
-    pub async fn evaluate(&self, prompt: &PromptFile, language: &Language, examples: Vec<Example>) -> Result<LanguageResult, String> {
+    pub async fn evaluate(
+        &self,
+        prompt: &PromptFile,
+        language: &Language,
+        examples: Vec<Example>,
+    ) -> Result<LanguageResult, String> {
         let request = Request::Evaluate {
             prompt: ByteBuf::from(prompt.to_safetensors()),
             language: language.code.to_string(),
@@ -147,6 +176,14 @@ impl Engine {
         };
         match self.send(request, None).next().await {
             Some(Reply::Evaluated(result)) => result,
+            other => Err(self.unexpected(other)),
+        }
+    }
+
+    /// What the worker holds in memory now (and its GPU peak).
+    pub async fn memory(&self) -> Result<WorkerMemory, String> {
+        match self.send(Request::Memory, None).next().await {
+            Some(Reply::Memory(memory)) => Ok(memory),
             other => Err(self.unexpected(other)),
         }
     }
@@ -230,9 +267,12 @@ impl Run {
             }
         };
         match self.replies.next().await {
+            Some(Reply::InStep(progress)) => RunEvent::InStep(progress),
             Some(Reply::Steps { records, progress }) => RunEvent::Steps { records, progress },
             Some(Reply::Validation { record, best }) => RunEvent::Validation { record, best: best.and_then(prompt) },
-            Some(Reply::Stopped { outcome, prompt: kept }) => RunEvent::Stopped { outcome, prompt: kept.and_then(prompt) },
+            Some(Reply::Stopped { outcome, prompt: kept }) => {
+                RunEvent::Stopped { outcome, prompt: kept.and_then(prompt) }
+            }
             other => RunEvent::Stopped { outcome: Err(self.engine.unexpected(other)), prompt: None },
         }
     }

@@ -6,15 +6,17 @@ use leptos::task::spawn_local;
 use super::data::fetch_split;
 use super::results::{AccuracyChart, ResultsTable, ShareScatter};
 use super::session::Session;
-use crate::eval::{self, LanguageResult};
-use crate::languages::{LANGUAGES, Language};
-use crate::prompt_file::PromptFile;
-use crate::sib200::{Shots, Split, balanced_sample};
+use crate::files::prompt_file::PromptFile;
+use crate::task::languages::{LANGUAGES, Language, select};
+use crate::task::sib200::{Shots, Split, balanced_sample};
+use crate::tuning::eval::{self, LanguageResult};
 
 /// The quick preview's test sentences per topic (of at least 17): 28 of a language's 204, balanced (the
 /// test files are sorted by topic, so their first lines would all be one topic). For classroom demos on
 /// slow devices.
 pub const QUICK_PER_TOPIC: usize = 4;
+/// A first look at transfer in three languages: English (trained on), Swahili and Telugu (far from it).
+const THREE: [&str; 3] = ["eng_Latn", "swh_Latn", "tel_Telu"];
 
 #[component]
 pub fn EvaluationPanel(
@@ -25,6 +27,7 @@ pub fn EvaluationPanel(
     requests: RwSignal<u32>,
 ) -> impl IntoView {
     let quick = RwSignal::new(false);
+    let only_three = RwSignal::new(false);
     let busy = RwSignal::new(false);
     let status = RwSignal::new(String::new());
     let start = move || {
@@ -40,7 +43,9 @@ pub fn EvaluationPanel(
         results.set(Vec::new());
         let sample = if quick.get_untracked() { Shots::PerClass(QUICK_PER_TOPIC) } else { Shots::All };
         spawn_local(async move {
-            if let Err(error) = evaluate_all(&session, &file, sample, results, status).await {
+            let languages =
+                if only_three.get_untracked() { select(&THREE).expect("known codes") } else { LANGUAGES.to_vec() };
+            if let Err(error) = evaluate_all(&session, &file, &languages, sample, results, status).await {
                 status.set(format!("{error}. Results so far are kept."));
             }
             busy.set(false);
@@ -68,9 +73,16 @@ pub fn EvaluationPanel(
                     7 * QUICK_PER_TOPIC
                 )}</span>
             </label>
+            <label class="field checkbox">
+                <input type="checkbox" data-testid="eval-three" prop:checked=move || only_three.get()
+                    on:change=move |ev| only_three.set(event_target_checked(&ev)) />
+                <span>"Only three languages: English, Swahili and Telugu (a first look on a slow device)"</span>
+            </label>
             <button type="button" class="primary" data-testid="eval-start"
                 disabled=move || busy.get() || session.with(Option::is_none) || prompt.with(Option::is_none)
-                on:click=move |_| start()>"Evaluate on 52 languages"</button>
+                on:click=move |_| start()>
+                {move || if only_three.get() { "Evaluate on 3 languages" } else { "Evaluate on 52 languages" }}
+            </button>
             <p data-testid="eval-status" role="status">{move || status.get()}</p>
             <AccuracyChart results />
             <ShareScatter results family=Signal::derive(move || prompt.with(|p| p.as_ref().map(|f| f.metadata.family))) />
@@ -82,13 +94,15 @@ pub fn EvaluationPanel(
 async fn evaluate_all(
     session: &Session,
     file: &PromptFile,
+    languages: &[Language],
     sample: Shots,
     results: RwSignal<Vec<LanguageResult>>,
     status: RwSignal<String>,
 ) -> Result<(), String> {
-    evaluate_languages(session, file, &LANGUAGES, sample, |s| status.set(s), |r| results.update(|all| all.push(r))).await?;
+    evaluate_languages(session, file, languages, sample, |s| status.set(s), |r| results.update(|all| all.push(r)))
+        .await?;
     let mean = results.with(|r| eval::mean_accuracy(r));
-    status.set(format!("Done: mean accuracy {:.1}% over {} languages (chance 14.3%).", 100.0 * mean, LANGUAGES.len()));
+    status.set(format!("Done: mean accuracy {:.1}% over {} languages (chance 14.3%).", 100.0 * mean, languages.len()));
     Ok(())
 }
 

@@ -1,7 +1,7 @@
 //! The live training loss (per step) and validation loss (per epoch, best marked), as SVG.
 use leptos::prelude::*;
 
-use crate::train::ValidationRecord;
+use crate::tuning::train::ValidationRecord;
 
 const WIDTH: f64 = 600.0;
 const HEIGHT: f64 = 220.0;
@@ -18,12 +18,15 @@ pub fn LossChart(losses: RwSignal<Vec<(usize, f32)>>, validations: RwSignal<Vec<
         let values = points.iter().map(|&(_, l)| l as f64).chain(checks.iter().map(|v| v.loss));
         let (low, high) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
         let (low, high) = if low.is_finite() && high > low { (low, high) } else { (0.0, low.max(1.0) + 1.0) };
-        let last_step = points.iter().map(|p| p.0).chain(checks.iter().map(|v| v.step)).max().unwrap_or(1).max(1) as f64;
+        let last_step =
+            points.iter().map(|p| p.0).chain(checks.iter().map(|v| v.step)).max().unwrap_or(1).max(1) as f64;
         let x = move |step: f64| LEFT + step / last_step * (WIDTH - LEFT - RIGHT);
         let y = move |loss: f64| TOP + (high - loss) / (high - low) * (HEIGHT - TOP - BOTTOM);
-        let train_line: String = points.iter().map(|&(s, l)| format!("{:.1},{:.1} ", x(s as f64 + 1.0), y(l as f64))).collect();
+        let train_line: String =
+            points.iter().map(|&(s, l)| format!("{:.1},{:.1} ", x(s as f64 + 1.0), y(l as f64))).collect();
         let best = checks.iter().map(|v| v.loss).fold(f64::INFINITY, f64::min);
-        let validation_line: String = checks.iter().map(|v| format!("{:.1},{:.1} ", x(v.step as f64), y(v.loss))).collect();
+        let validation_line: String =
+            checks.iter().map(|v| format!("{:.1},{:.1} ", x(v.step as f64), y(v.loss))).collect();
         let dots = checks
             .iter()
             .map(|v| {

@@ -1,9 +1,13 @@
-//! The Leptos (client-side rendered) app: one component per thing the user sees.
+//! The Leptos (client-side rendered) app: one component per thing the user sees, plus the page's storage
+//! (`run_store`: IndexedDB, `download`: Cache Storage) and its handle on the training worker (`engine`).
+//!
+//! A front: may use the core's layers and `worker::protocol`; holds no model, data or training logic.
 mod backend_badge;
+mod cost;
 mod data;
+mod diagnostics;
 mod download;
 mod engine;
-mod engine_check;
 mod evaluation_panel;
 mod loss_chart;
 mod model_picker;
@@ -20,17 +24,18 @@ mod training_panel;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::backend::{BackendInfo, EngineCheck};
-use crate::eval::LanguageResult;
-use crate::prompt_file::PromptFile;
-use crate::share::SharedLink;
+use crate::backend::{BackendInfo, EngineCheck, Speed};
+use crate::files::prompt_file::PromptFile;
+use crate::files::share::SharedLink;
+use crate::tuning::eval::LanguageResult;
 use backend_badge::BackendBadge;
+use diagnostics::Diagnostics;
 use engine::Engine;
-use engine_check::EngineCheckPanel;
 use evaluation_panel::EvaluationPanel;
 use model_picker::{ModelFacts, ModelFiles, ModelPicker, ModelSummary, parse_config};
 use prompt_actions::PromptActions;
-use saved_runs::{SavedRun, SavedRuns};
+use run_store::SavedRun;
+use saved_runs::SavedRuns;
 use session::Session;
 use shared_link::SharedLinkNotice;
 use training_panel::TrainingPanel;
@@ -39,7 +44,11 @@ use training_panel::TrainingPanel;
 #[derive(Clone, Debug, PartialEq)]
 pub enum DeviceState {
     Starting,
-    Ready { info: BackendInfo, check: Result<EngineCheck, String> },
+    Ready {
+        info: BackendInfo,
+        check: Result<EngineCheck, String>,
+        speed: Speed,
+    },
     /// The training worker could not start: nothing can be loaded or trained.
     Failed(String),
 }
@@ -47,9 +56,9 @@ pub enum DeviceState {
 #[component]
 pub fn App() -> impl IntoView {
     let device_state = RwSignal::new(DeviceState::Starting);
-    let engine = Engine::spawn(move |ready| {
+    let engine = Engine::spawn(diagnostics::stored_compute(), move |ready| {
         device_state.set(match ready {
-            Ok((info, check)) => DeviceState::Ready { info, check },
+            Ok(ready) => DeviceState::Ready { info: ready.backend, check: ready.check, speed: ready.speed },
             Err(error) => DeviceState::Failed(error),
         })
     });
@@ -100,14 +109,14 @@ pub fn App() -> impl IntoView {
         load_error.set(None);
         loading.set(Some(files.source.clone()));
         spawn_local(async move {
-            let (name, config) = (files.name.clone(), parse_config(&files.config));
+            let (name, dtype, config) = (files.name.clone(), files.dtype, parse_config(&files.config));
             let loaded = engine.load(files).await.and(config);
             if picks.get_untracked() != pick {
                 return;
             }
             loading.set(None);
             match loaded {
-                Ok(config) => session.set(Some(Session { name, config, engine })),
+                Ok(config) => session.set(Some(Session { name, config, dtype, engine })),
                 Err(error) => load_error.set(Some(error)),
             }
         });
@@ -169,7 +178,7 @@ pub fn App() -> impl IntoView {
         <SharedLinkNotice link runs session on_prompt=on_opened on_open on_evaluate=Callback::new(move |()| evaluation_requests.update(|n| *n += 1)) />
         <main data-testid="app-main">
             <div class="column">
-                <ModelPicker initial=shared_model on_ready=on_files />
+                <ModelPicker initial=shared_model device=device_state on_ready=on_files />
                 <ModelSummary facts=model_facts />
                 <p data-testid="model-loaded" data-loaded=move || session.with(Option::is_some).to_string()
                     class:error=move || load_error.with(Option::is_some) role="status">
@@ -179,10 +188,10 @@ pub fn App() -> impl IntoView {
                         (None, None) => loading.get().map_or_else(String::new, |source| format!("Loading {source} onto the device…")),
                     }}
                 </p>
-                <EngineCheckPanel state=device_state />
+                <Diagnostics state=device_state engine=engine.get_value() />
             </div>
             <div class="column">
-                <TrainingPanel session opened_settings on_prompt on_superseded=Callback::new(move |id: String| saved_runs::forget_superseded(runs, &id)) />
+                <TrainingPanel session device=device_state opened_settings on_prompt on_superseded=Callback::new(move |id: String| saved_runs::forget_superseded(runs, &id)) />
                 <PromptActions prompt session on_import=on_opened />
                 {move || save_error.get().map(|error| view! { <p class="error" role="alert" data-testid="save-error">{error}</p> })}
                 <SavedRuns runs on_open />

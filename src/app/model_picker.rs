@@ -5,11 +5,13 @@ use leptos::task::spawn_local;
 
 use js_sys::Uint8Array;
 
+use super::DeviceState;
+use super::cost::{self, RunSize};
 use super::download::{self, DownloadError, Progress};
+use crate::files::hub::{CONFIG_FILE, HubRepo, PRESETS, TOKENIZER_FILE};
 use crate::format;
-use crate::hub::{CONFIG_FILE, HubRepo, PRESETS, TOKENIZER_FILE};
+use crate::model::checkpoint::{PYTORCH_FILE, SAFETENSORS_FILE};
 use crate::model::{ModelConfig, WeightDtype, recorded_name};
-use crate::weights::{PYTORCH_FILE, SAFETENSORS_FILE};
 
 /// One file's download, for its progress row.
 #[derive(Clone, Debug, PartialEq)]
@@ -62,6 +64,9 @@ impl ModelFacts {
 pub fn ModelPicker(
     /// The model to offer first (a shared prompt's base model), else the first preset.
     initial: Option<String>,
+    /// The compute device: what a model will cost is said, and a model that cannot fit is refused, before
+    /// its weights are downloaded.
+    device: RwSignal<DeviceState>,
     on_ready: Callback<ModelFiles>,
 ) -> impl IntoView {
     let input = RwSignal::new(initial.unwrap_or_else(|| PRESETS[0].id.to_string()));
@@ -70,6 +75,8 @@ pub fn ModelPicker(
     let busy = RwSignal::new(false);
     // int8 by default: a quarter of f32's memory, and every WebGPU adapter can store it.
     let dtype = RwSignal::new(WeightDtype::Int8);
+    // What the chosen model will cost here, once its config.json is in.
+    let cost = RwSignal::new(None::<Result<String, String>>);
 
     let start = move || {
         let repo = match HubRepo::parse(&input.get_untracked()) {
@@ -79,13 +86,13 @@ pub fn ModelPicker(
         busy.set(true);
         status.set(format!("Downloading {repo}…"));
         spawn_local(async move {
-            match download_model(repo, rows, dtype.get_untracked()).await {
+            match download_model(repo, rows, dtype.get_untracked(), device, cost).await {
                 Ok(files) => {
                     let total = files.config.len() + files.tokenizer.len() + files.weights.length() as usize;
                     status.set(format!("Ready: {} ({})", files.source, format::bytes(total as u64)));
                     on_ready.run(files);
                 }
-                Err(e) => status.set(e.to_string()),
+                Err(error) => status.set(error),
             }
             busy.set(false);
         });
@@ -132,7 +139,11 @@ pub fn ModelPicker(
             </fieldset>
             <button type="button" data-testid="model-download" disabled=move || busy.get()
                 on:click=move |_| start()>"Download"</button>
-            <LocalModelFiles rows status busy dtype on_ready />
+            <LocalModelFiles rows status busy dtype device cost on_ready />
+            {move || cost.get().map(|cost| {
+                let (text, refused) = match cost { Ok(text) => (text, false), Err(text) => (text, true) };
+                view! { <p data-testid="model-cost" data-refused=refused.to_string() class:error=refused>{text}</p> }
+            })}
             <ul class="downloads">
                 {move || rows.get().into_iter().map(|row| view! { <DownloadRow row /> }).collect_view()}
             </ul>
@@ -182,9 +193,7 @@ fn sizes_per_dtype(config: &ModelConfig) -> String {
     let sizes: Vec<String> = WeightDtype::ALL
         .into_iter()
         .rev()
-        .map(|dtype| {
-            format!("{} {}", dtype.name(), format::bytes(config.size_estimate(dtype).device_bytes))
-        })
+        .map(|dtype| format!("{} {}", dtype.name(), format::bytes(config.size_estimate(dtype).device_bytes)))
         .collect();
     format!("weights in memory: {}", sizes.join(" · "))
 }
@@ -197,9 +206,9 @@ fn DownloadRow(row: FileRow) -> impl IntoView {
     };
     let detail = match (cached, total) {
         (true, _) => format!("{} · cached ✓", format::bytes(received)),
-        (false, Some(total)) => format!(
-            "{} of {} · {}/s", format::bytes(received), format::bytes(total), format::bytes(speed as u64)
-        ),
+        (false, Some(total)) => {
+            format!("{} of {} · {}/s", format::bytes(received), format::bytes(total), format::bytes(speed as u64))
+        }
         (false, None) => format!("{} · {}/s", format::bytes(received), format::bytes(speed as u64)),
     };
     view! {
@@ -214,22 +223,34 @@ fn DownloadRow(row: FileRow) -> impl IntoView {
     }
 }
 
-/// Config and tokenizer first (small; a wrong repository fails before the big download), then the
-/// weights: `model.safetensors`, or `pytorch_model.bin` where a repository ships only that.
+/// Config and tokenizer first (small; a wrong repository fails before the big download, and a model that
+/// cannot fit this device is refused there), then the weights: `model.safetensors`, or
+/// `pytorch_model.bin` where a repository ships only that.
 async fn download_model(
     repo: HubRepo,
     rows: RwSignal<Vec<FileRow>>,
     dtype: WeightDtype,
-) -> Result<ModelFiles, DownloadError> {
+    device: RwSignal<DeviceState>,
+    cost: RwSignal<Option<Result<String, String>>>,
+) -> Result<ModelFiles, String> {
     rows.set(Vec::new());
-    let config = fetch_row(&repo, CONFIG_FILE, rows).await?.to_vec();
-    let tokenizer = fetch_row(&repo, TOKENIZER_FILE, rows).await?.to_vec();
+    cost.set(None);
+    let config = fetch_row(&repo, CONFIG_FILE, rows).await.map_err(|e| e.to_string())?.to_vec();
+    if let Ok(parsed) = parse_config(&config) {
+        cost.set(device.with_untracked(|d| cost::summary(&repo.id, &parsed, dtype, RunSize::PAPER, d)));
+        if let Some(Err(refusal)) = cost.get_untracked() {
+            return Err(format!("Not downloaded: {refusal}."));
+        }
+    }
+    let tokenizer = fetch_row(&repo, TOKENIZER_FILE, rows).await.map_err(|e| e.to_string())?.to_vec();
     let (weights_name, weights) = match fetch_row(&repo, SAFETENSORS_FILE, rows).await {
         Err(DownloadError::Status { status: 404, .. }) => {
-            rows.update(|r| { r.pop(); });
-            (PYTORCH_FILE, fetch_row(&repo, PYTORCH_FILE, rows).await?)
+            rows.update(|r| {
+                r.pop();
+            });
+            (PYTORCH_FILE, fetch_row(&repo, PYTORCH_FILE, rows).await.map_err(|e| e.to_string())?)
         }
-        other => (SAFETENSORS_FILE, other?),
+        other => (SAFETENSORS_FILE, other.map_err(|e| e.to_string())?),
     };
     let (name, source) = (repo.id.clone(), repo.to_string());
     Ok(ModelFiles { name, source, config, tokenizer, weights_name: weights_name.into(), weights, dtype })
@@ -298,6 +319,8 @@ fn LocalModelFiles(
     status: RwSignal<String>,
     busy: RwSignal<bool>,
     dtype: RwSignal<WeightDtype>,
+    device: RwSignal<DeviceState>,
+    cost: RwSignal<Option<Result<String, String>>>,
     on_ready: Callback<ModelFiles>,
 ) -> impl IntoView {
     let picked = StoredValue::new_local(PickedFiles::default());
@@ -311,7 +334,16 @@ fn LocalModelFiles(
         busy.set(true);
         spawn_local(async move {
             match read_picked(files, picked, rows).await {
-                Ok(()) => status.set(complete_pick(picked, dtype.get_untracked(), on_ready)),
+                Ok(()) => {
+                    let config = picked.with_value(|p| p.config.as_deref().map(parse_config));
+                    if let Some(Ok(config)) = config {
+                        let name = config.family.name();
+                        cost.set(device.with_untracked(|d| {
+                            cost::summary(name, &config, dtype.get_untracked(), RunSize::PAPER, d)
+                        }));
+                    }
+                    status.set(complete_pick(picked, dtype.get_untracked(), on_ready))
+                }
                 Err(error) => status.set(error),
             }
             busy.set(false);
@@ -382,7 +414,11 @@ async fn read_picked(
 
 /// Hands the files on once all three are there; says what is still missing otherwise, with the memory
 /// estimate as soon as config.json is in.
-fn complete_pick(picked: StoredValue<PickedFiles, LocalStorage>, dtype: WeightDtype, on_ready: Callback<ModelFiles>) -> String {
+fn complete_pick(
+    picked: StoredValue<PickedFiles, LocalStorage>,
+    dtype: WeightDtype,
+    on_ready: Callback<ModelFiles>,
+) -> String {
     let missing = picked.with_value(PickedFiles::missing);
     if !missing.is_empty() {
         let estimate = picked.with_value(|p| {

@@ -9,12 +9,12 @@ use super::engine::RunEvent;
 use super::evaluation_panel::{QUICK_PER_TOPIC, evaluate_languages};
 use super::save::save_file;
 use super::session::Session;
-use crate::eval::mean_accuracy;
-use crate::languages::{self, Language};
-use crate::prompt_file::PromptFile;
-use crate::sib200::Shots;
-use crate::study::{self, PAPER_LENGTHS, PAPER_REPARAM_HIDDEN, StudyCell, StudyResult};
-use crate::train::{RunOutcome, TrainConfig, TrainControl};
+use crate::files::prompt_file::PromptFile;
+use crate::task::languages::{self, Language};
+use crate::task::sib200::Shots;
+use crate::tuning::eval::mean_accuracy;
+use crate::tuning::study::{self, PAPER_LENGTHS, PAPER_REPARAM_HIDDEN, StudyCell, StudyResult};
+use crate::tuning::train::{RunOutcome, TrainConfig, TrainControl};
 
 /// English and two languages far from it in script and pre-training data: a study that fits a lesson.
 const DEFAULT_LANGUAGES: &str = "eng_Latn,swh_Latn,tel_Telu";
@@ -38,8 +38,12 @@ pub fn PaperStudy(
     // Stop is remembered here too: pressed while a run is being evaluated, it must still end the study.
     let control = StoredValue::new(TrainControl::default());
     let cells = move || {
-        let lengths = lengths.with(|text| text.split(',').map(|l| l.trim().parse::<usize>()).collect::<Result<Vec<_>, _>>());
-        lengths.ok().filter(|l| !l.is_empty() && l.iter().all(|&l| l >= 1)).map(|l| study::grid(&l, &[None, Some(PAPER_REPARAM_HIDDEN)]))
+        let lengths =
+            lengths.with(|text| text.split(',').map(|l| l.trim().parse::<usize>()).collect::<Result<Vec<_>, _>>());
+        lengths
+            .ok()
+            .filter(|l| !l.is_empty() && l.iter().all(|&l| l >= 1))
+            .map(|l| study::grid(&l, &[None, Some(PAPER_REPARAM_HIDDEN)]))
     };
     let start = move |_| {
         let Some(session) = session.get_untracked() else { return };
@@ -57,7 +61,18 @@ pub fn PaperStudy(
         finished.set(Vec::new());
         running.set(true);
         spawn_local(async move {
-            let outcome = run_study(&session, &cells, &base, &languages, sample, &control.get_value(), status, finished, on_prompt).await;
+            let outcome = run_study(
+                &session,
+                &cells,
+                &base,
+                &languages,
+                sample,
+                &control.get_value(),
+                status,
+                finished,
+                on_prompt,
+            )
+            .await;
             status.set(match outcome {
                 Ok(true) => format!("Done: {} runs.", cells.len()),
                 Ok(false) => format!("Stopped after {} of {} runs.", finished.with(Vec::len), cells.len()),
@@ -143,7 +158,7 @@ async fn run_study(
                 RunEvent::Steps { progress, .. } => {
                     status.set(format!("{run} — training: step {} of {}", progress.step, progress.total_steps))
                 }
-                RunEvent::Validation { .. } => {}
+                RunEvent::InStep(_) | RunEvent::Validation { .. } => {}
                 RunEvent::Stopped { outcome: Ok(RunOutcome::Finished), prompt: Some(file) } => break file,
                 RunEvent::Stopped { outcome: Ok(RunOutcome::Finished), prompt: None } => {
                     return Err("the run finished, but its prompt could not be read back".into());
@@ -153,8 +168,15 @@ async fn run_study(
             }
         };
         let mut results = Vec::new();
-        evaluate_languages(session, &file, languages, sample, |s| status.set(format!("{run} — {s}")), |r| results.push(r))
-            .await?;
+        evaluate_languages(
+            session,
+            &file,
+            languages,
+            sample,
+            |s| status.set(format!("{run} — {s}")),
+            |r| results.push(r),
+        )
+        .await?;
         on_prompt.run(file);
         finished.update(|f| f.push(StudyResult { cell: *cell, results }));
     }

@@ -7,8 +7,8 @@ use leptos::task::spawn_local;
 use super::save::save_file;
 use super::session::Session;
 use super::shared_link::{page_base, page_origin};
-use crate::prompt_file::PromptFile;
-use crate::share::{HostedPrompt, QrSvg};
+use crate::files::prompt_file::PromptFile;
+use crate::files::share::{HostedPrompt, QrSvg};
 
 /// Fragments longer than this are not offered as links (chat apps truncate them): such prompts are shared
 /// as a link to their hosted file.
@@ -95,8 +95,8 @@ pub fn PromptActions(
                         {format!(
                             "{} vectors × {} · {} placement · for {} · fingerprint {}",
                             file.length, file.hidden, match file.metadata.placement {
-                                crate::task::Placement::Suffix => "suffix (paper)",
-                                crate::task::Placement::Prefix => "prefix (PEFT)",
+                                crate::task::batch::Placement::Suffix => "suffix (paper)",
+                                crate::task::batch::Placement::Prefix => "prefix (PEFT)",
                             },
                             file.metadata.base_model, file.fingerprint()
                         )}

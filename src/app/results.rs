@@ -3,9 +3,9 @@
 use leptos::prelude::*;
 
 use super::save::save_file;
-use crate::eval::{self, LanguageResult, mean_accuracy};
-use crate::languages;
 use crate::model::Family;
+use crate::task::languages;
+use crate::tuning::eval::{self, LanguageResult, mean_accuracy};
 
 const CHANCE: f64 = 1.0 / 7.0;
 
@@ -56,9 +56,12 @@ pub fn AccuracyChart(results: RwSignal<Vec<LanguageResult>>) -> impl IntoView {
         let mut items = Vec::new();
         for (name, members) in groups {
             let mean = mean_accuracy(&members);
-            items.push(view! {
-                <text x=0 y=y + 16.0 class="group-name">{format!("{name} · mean {:.0}%", 100.0 * mean)}</text>
-            }.into_any());
+            items.push(
+                view! {
+                    <text x=0 y=y + 16.0 class="group-name">{format!("{name} · mean {:.0}%", 100.0 * mean)}</text>
+                }
+                .into_any(),
+            );
             y += HEADER;
             for r in members {
                 let english = r.code == "eng_Latn";
@@ -190,7 +193,9 @@ pub fn ResultsTable(results: RwSignal<Vec<LanguageResult>>) -> impl IntoView {
         }
     };
     let english = move || results.with(|r| r.iter().find(|r| r.code == "eng_Latn").map(|r| r.accuracy));
-    let export = move |_| save_file("polyprompt-results.csv", eval::results_csv(&results.get_untracked()).as_bytes(), "text/csv");
+    let export = move |_| {
+        save_file("polyprompt-results.csv", eval::results_csv(&results.get_untracked()).as_bytes(), "text/csv")
+    };
     view! {
         <div class="results-table" hidden=move || results.with(Vec::is_empty)>
             <button type="button" data-testid="results-csv" on:click=export>"Export CSV"</button>

@@ -1,10 +1,34 @@
 //! Where saved runs live: the browser's IndexedDB (database `polyprompt`, store `runs`, one record per run
 //! keyed by its id), which holds far more than LocalStorage's ~5 MB and is written off the main thread.
 //! Runs that earlier versions kept in LocalStorage move here the first time the page opens.
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use gloo::storage::{LocalStorage, Storage};
 use rexie::{ObjectStore, Rexie, TransactionMode};
+use serde::{Deserialize, Serialize};
 
-use super::saved_runs::SavedRun;
+use crate::files::prompt_file::PromptFile;
+use crate::tuning::eval::LanguageResult;
+
+/// One saved prompt with its results, as stored.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SavedRun {
+    /// The prompt's fingerprint: one entry per prompt.
+    pub id: String,
+    pub label: String,
+    /// Milliseconds since the epoch.
+    pub saved_at: f64,
+    /// The prompt file (f32, with its metadata), base64.
+    pub prompt: String,
+    pub results: Vec<LanguageResult>,
+}
+
+impl SavedRun {
+    pub fn prompt_file(&self) -> Result<PromptFile, String> {
+        let bytes = STANDARD.decode(&self.prompt).map_err(|e| e.to_string())?;
+        PromptFile::from_safetensors(&bytes).map_err(|e| e.to_string())
+    }
+}
 
 const DATABASE: &str = "polyprompt";
 const STORE: &str = "runs";
@@ -22,7 +46,9 @@ pub async fn load_all() -> Result<Vec<SavedRun>, String> {
         .into_iter()
         .filter_map(|value| {
             serde_wasm_bindgen::from_value(value)
-                .map_err(|e| web_sys::console::warn_1(&format!("a saved run is unreadable and was skipped: {e}").into()))
+                .map_err(|e| {
+                    web_sys::console::warn_1(&format!("a saved run is unreadable and was skipped: {e}").into())
+                })
                 .ok()
         })
         .collect();
@@ -77,7 +103,9 @@ async fn move_legacy_runs(db: &Rexie) -> Result<(), String> {
         Ok(runs) => runs,
         Err(gloo::storage::errors::StorageError::KeyNotFound(_)) => return Ok(()),
         Err(error) => {
-            web_sys::console::warn_1(&format!("runs kept by an earlier version are unreadable, left in place: {error}").into());
+            web_sys::console::warn_1(
+                &format!("runs kept by an earlier version are unreadable, left in place: {error}").into(),
+            );
             return Ok(());
         }
     };

@@ -6,31 +6,11 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use serde::{Deserialize, Serialize};
 
-use super::run_store;
+use super::run_store::{self, SavedRun};
 use super::save::save_file;
-use crate::eval::{self, LanguageResult, mean_accuracy};
-use crate::prompt_file::PromptFile;
-
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct SavedRun {
-    /// The prompt's fingerprint: one entry per prompt.
-    pub id: String,
-    pub label: String,
-    /// Milliseconds since the epoch.
-    pub saved_at: f64,
-    /// The prompt file (f32, with its metadata), base64.
-    pub prompt: String,
-    pub results: Vec<LanguageResult>,
-}
-
-impl SavedRun {
-    pub fn prompt_file(&self) -> Result<PromptFile, String> {
-        let bytes = STANDARD.decode(&self.prompt).map_err(|e| e.to_string())?;
-        PromptFile::from_safetensors(&bytes).map_err(|e| e.to_string())
-    }
-}
+use crate::files::prompt_file::PromptFile;
+use crate::tuning::eval::{self, LanguageResult, mean_accuracy};
 
 /// A short description of a prompt for lists: "L4 · tiny-bloom · uniform · MLP 200", and where a run that
 /// did not finish (still going, interrupted, cancelled) had got to: "· saved at step 14 of 140".
@@ -49,7 +29,12 @@ fn label(file: &PromptFile) -> String {
 /// Saves `file` (and its results) as the newest run, replacing its earlier entry; a prompt saved again
 /// without results keeps the results it was saved with (the same vectors score the same). The list
 /// updates at once; if the browser then refuses the write (storage full or disabled), `error` says so.
-pub fn save(runs: RwSignal<Vec<SavedRun>>, file: &PromptFile, results: &[LanguageResult], error: RwSignal<Option<String>>) {
+pub fn save(
+    runs: RwSignal<Vec<SavedRun>>,
+    file: &PromptFile,
+    results: &[LanguageResult],
+    error: RwSignal<Option<String>>,
+) {
     let id = file.fingerprint();
     let mut list = runs.get_untracked();
     let kept_results = match list.iter().find(|r| r.id == id) {
@@ -142,7 +127,9 @@ pub fn SavedRuns(runs: RwSignal<Vec<SavedRun>>, on_open: Callback<SavedRun>) -> 
 fn RunComparison(runs: RwSignal<Vec<SavedRun>>, compared: RwSignal<Vec<String>>) -> impl IntoView {
     move || {
         let chosen: Vec<SavedRun> = runs.with(|all| {
-            compared.with(|ids| ids.iter().filter_map(|id| all.iter().find(|r| &r.id == id && !r.results.is_empty()).cloned()).collect())
+            compared.with(|ids| {
+                ids.iter().filter_map(|id| all.iter().find(|r| &r.id == id && !r.results.is_empty()).cloned()).collect()
+            })
         });
         (chosen.len() >= 2).then(|| {
             let mut families: Vec<String> = Vec::new();

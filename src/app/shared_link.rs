@@ -4,10 +4,10 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use super::download::fetch_cached;
-use super::saved_runs::SavedRun;
+use super::run_store::SavedRun;
 use super::session::Session;
-use crate::prompt_file::PromptFile;
-use crate::share::{self, HostedPrompt, ShareError, SharedLink};
+use crate::files::prompt_file::PromptFile;
+use crate::files::share::{self, HostedPrompt, ShareError, SharedLink};
 
 /// The page's `scheme://host[:port]`.
 pub fn page_origin() -> String {
@@ -100,7 +100,8 @@ fn HostedPromptNotice(
         state.set(HostedState::Fetching);
         spawn_local(async move {
             let fetched = fetch_cached(&url, &|_| {}).await.map_err(|e| e.to_string()).and_then(|bytes| {
-                PromptFile::from_safetensors(&bytes.to_vec()).map_err(|e| format!("{url} is not a polyprompt prompt file: {e}"))
+                PromptFile::from_safetensors(&bytes.to_vec())
+                    .map_err(|e| format!("{url} is not a polyprompt prompt file: {e}"))
             });
             state.set(match fetched {
                 Ok(file) => {

@@ -7,15 +7,18 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+use super::DeviceState;
+use super::cost::{self, RunSize};
 use super::data::fetch_english_training;
 use super::engine::{Run, RunEvent};
 use super::loss_chart::LossChart;
 use super::paper_study::PaperStudy;
 use super::session::Session;
-use crate::prompt::PromptInit;
-use crate::prompt_file::PromptFile;
-use crate::sib200::Shots;
-use crate::train::{Progress, RunOutcome, TrainConfig, ValidationRecord};
+use crate::files::prompt_file::PromptFile;
+use crate::format;
+use crate::task::sib200::Shots;
+use crate::tuning::prompt::PromptInit;
+use crate::tuning::train::{Progress, RunOutcome, StepPhase, StepProgress, TrainConfig, ValidationRecord};
 
 #[derive(Clone, Debug, PartialEq)]
 enum Phase {
@@ -63,13 +66,18 @@ impl Settings {
             length: RwSignal::new(paper.prompt.length),
             init: RwSignal::new("uniform"),
             reparam: RwSignal::new(false),
-            reparam_hidden: RwSignal::new(crate::study::PAPER_REPARAM_HIDDEN),
+            reparam_hidden: RwSignal::new(crate::tuning::study::PAPER_REPARAM_HIDDEN),
             learning_rate: RwSignal::new(paper.learning_rate),
             epochs: RwSignal::new(paper.epochs),
             batch: RwSignal::new(paper.batch_size),
             shots: RwSignal::new(8),
             seed: RwSignal::new(paper.seed),
         }
+    }
+
+    /// Steps a run with these settings takes: epochs × batches of the 7 topics' examples.
+    fn steps(&self) -> usize {
+        self.epochs.get() * (7 * self.shots.get()).div_ceil(self.batch.get().max(1))
     }
 
     fn config(&self) -> TrainConfig {
@@ -112,11 +120,15 @@ struct RunView {
     losses: RwSignal<Vec<(usize, f32)>>,
     validations: RwSignal<Vec<ValidationRecord>>,
     progress: RwSignal<Option<Progress>>,
+    /// Where the step under way has got to, until its loss is read back.
+    in_step: RwSignal<Option<StepProgress>>,
 }
 
 #[component]
 pub fn TrainingPanel(
     session: RwSignal<Option<Session>, LocalStorage>,
+    /// The compute device, for the estimate of a run's time before it starts.
+    device: RwSignal<DeviceState>,
     /// The recorded settings of a prompt opened from a link, a saved run or a file: put in the form.
     opened_settings: RwSignal<Option<TrainConfig>>,
     /// Receives the run's best prompt at each improvement, and its prompt whenever it stops (finished,
@@ -132,6 +144,7 @@ pub fn TrainingPanel(
         losses: RwSignal::new(Vec::new()),
         validations: RwSignal::new(Vec::new()),
         progress: RwSignal::new(None),
+        in_step: RwSignal::new(None),
     };
     let handed_on = StoredValue::new(None::<String>);
     let hand_on = Callback::new(move |file: PromptFile| {
@@ -213,6 +226,16 @@ pub fn TrainingPanel(
             {move || session.with(Option::is_none).then(|| view! {
                 <p class="muted">"Load a model (step 1) to train."</p>
             })}
+            // Before a run: its cost with these settings on this device.
+            {move || {
+                let session = session.get()?;
+                if !matches!(run.phase.get(), Phase::Idle | Phase::Finished | Phase::Cancelled | Phase::Failed(_)) {
+                    return None;
+                }
+                let size = RunSize { steps: settings.steps(), batch: settings.batch.get() };
+                let text = device.with(|d| cost::summary(&session.name, &session.config, session.dtype, size, d))?;
+                Some(view! { <p class="muted" data-testid="train-estimate">{text.unwrap_or_else(|refusal| refusal)}</p> })
+            }}
             <RunStatus run />
             <LossChart losses=run.losses validations=run.validations />
             <PaperStudy session settings=Callback::new(move |()| settings.config()) running=study_running
@@ -227,7 +250,9 @@ async fn follow(mut events: Run, run: RunView, on_prompt: Callback<PromptFile>) 
     run.phase.set(Phase::Running);
     loop {
         match events.next().await {
+            RunEvent::InStep(progress) => run.in_step.set(Some(progress)),
             RunEvent::Steps { records, progress } => {
+                run.in_step.set(None);
                 run.losses.update(|l| l.extend(records.iter().map(|r| (r.step, r.loss))));
                 run.progress.set(Some(progress));
             }
@@ -263,7 +288,11 @@ fn RunStatus(run: RunView) -> impl IntoView {
         let phase = run.phase.get();
         let progress = run.progress.get();
         let steps = progress.as_ref().map(|p| {
-            let eta = if p.eta_seconds.is_finite() { format!(" · about {:.0} s left", p.eta_seconds) } else { String::new() };
+            let eta = if p.eta_seconds.is_finite() {
+                format!(" · about {} left", format::duration(p.eta_seconds))
+            } else {
+                String::new()
+            };
             format!(
                 "step {} of {} · epoch {}/{} · {:.1} examples/s{eta}",
                 p.step, p.total_steps, p.epoch, p.epochs, p.examples_per_second
@@ -288,11 +317,39 @@ fn RunStatus(run: RunView) -> impl IntoView {
         }
     };
     let fraction = move || run.progress.get().map_or(0.0, |p| p.step as f64 / p.total_steps.max(1) as f64);
+    // Inside a long step: its layers (on a GPU, as they are queued), or, before any, that the first step of
+    // a run also compiles the GPU's kernels.
+    let in_step = move || {
+        let next = run.progress.get().map_or(1, |p| p.step + 1);
+        match (run.phase.get(), run.in_step.get()) {
+            (Phase::Running, Some(p)) => {
+                let phase = match p.phase {
+                    StepPhase::Forward => "forward",
+                    StepPhase::Backward => "backward",
+                };
+                let layer = if p.layer == 0 { String::new() } else { format!(", layer {} of {}", p.layer, p.layers) };
+                Some(view! {
+                    <p class="muted" data-testid="step-progress" data-step=next data-phase=phase data-layer=p.layer>
+                        {format!("Step {next}: {phase} pass{layer}…")}
+                    </p>
+                }
+                .into_any())
+            }
+            (Phase::Running, None) if run.progress.with(Option::is_none) => Some(view! {
+                <p class="muted" data-testid="step-progress" data-step=1 data-phase="starting" data-layer=0>
+                    "Step 1 under way: a GPU compiles its kernels during the first step, which can take minutes                      on a software adapter."
+                </p>
+            }
+            .into_any()),
+            _ => None,
+        }
+    };
     view! {
         <div class="run-status">
             <progress max="1" value=fraction aria-label="training progress"></progress>
             <p data-testid="train-status" data-phase=move || run.phase.get().name() role="status"
                 class:error=move || matches!(run.phase.get(), Phase::Failed(_))>{text}</p>
+            {in_step}
         </div>
     }
 }

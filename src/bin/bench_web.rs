@@ -1,14 +1,14 @@
-//! The browser benchmark: `polyprompt bench`'s fixed-shape training step and evaluation (src/bench.rs) on
+//! The browser benchmark: `polyprompt bench`'s fixed-shape training step and evaluation (src/tuning/bench.rs) on
 //! burn's CPU backend compiled to wasm. scripts/bench-web.mjs serves it with scripts/bench-web.html and a
 //! model folder, opens `bench-web.html?model=/model/&batch=8&seq=128&prompt_len=16&warmup=1&reps=3` in
 //! headless Chromium and reads the JSON this writes into `#result`.
 #[cfg(target_arch = "wasm32")]
 mod web {
     use burn::tensor::Device;
-    use polyprompt::bench::{self, BenchShape, CountingAlloc};
     use polyprompt::model::ModelConfig;
-    use polyprompt::tokenize::TextTokenizer;
-    use polyprompt::weights::{self, LoadOptions, WeightsFile};
+    use polyprompt::model::tokenizer::TextTokenizer;
+    use polyprompt::model::{self, LoadOptions, WeightsFile};
+    use polyprompt::tuning::bench::{self, BenchShape, CountingAlloc};
     use serde_json::{Value, json};
     use wasm_bindgen::JsCast;
 
@@ -48,11 +48,12 @@ mod web {
 
         let config = ModelConfig::from_json(&String::from_utf8_lossy(&fetch(&format!("{base}config.json")).await?))
             .map_err(|e| e.to_string())?;
-        let tokenizer = TextTokenizer::from_bytes(&fetch(&format!("{base}tokenizer.json")).await?).map_err(|e| e.to_string())?;
+        let tokenizer =
+            TextTokenizer::from_bytes(&fetch(&format!("{base}tokenizer.json")).await?).map_err(|e| e.to_string())?;
         let model = {
             // The file's bytes are dropped once the weights are built from them.
             let bytes = fetch(&format!("{base}model.safetensors")).await?;
-            weights::load(&config, WeightsFile::Safetensors(&bytes), &Device::flex(), &LoadOptions::default())
+            model::load(&config, WeightsFile::Safetensors(&bytes), &Device::flex(), &LoadOptions::default())
                 .map_err(|e| e.to_string())?
         };
         let (model_heap_bytes, load_peak_heap_bytes) = (ALLOC.live(), ALLOC.peak());

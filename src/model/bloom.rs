@@ -4,14 +4,20 @@
 //! attention scores instead; each block is pre-LayerNorm with the fused `query_key_value` projection and a
 //! tanh-GELU MLP (`apply_residual_connection_post_layernorm` false, as in every released BLOOM); `ln_f`
 //! at the end; the LM head tied to `word_embeddings`.
+//!
+//! Deliberately parallel to `xglm.rs` (one self-contained file per architecture, as candle's `models/`):
+//! the tensor lists and `load` have the same shape with each family's own names, read beside transformers.
 use burn::module::Module;
 use burn::nn::LayerNorm;
 use burn::tensor::{Bool, Device, Tensor, TensorData};
 
+use super::attention::{LayerContext, attention, blocked_keys};
+use super::checkpoint::{Checkpoint, LoadOptions, WeightsError};
+use super::config::ModelConfig;
 use super::embedding::{HostEmbedding, prefix_rows};
+use super::head::TiedHead;
+use super::input::{InputBatch, PromptPlacement};
 use super::linear::FrozenLinear;
-use super::{InputBatch, LayerContext, ModelConfig, PromptPlacement, TiedHead, attention, blocked_keys};
-use crate::weights::{Checkpoint, LoadOptions, WeightsError};
 
 #[derive(Module, Debug)]
 pub struct BloomAttention {
@@ -113,6 +119,8 @@ impl Bloom {
     }
 
     /// Builds the model from a checkpoint whose names and shapes were checked against `checkpoint_tensors`.
+    /// (Its opening and the tensor list's close repeat xglm.rs's on purpose: one self-contained file per
+    /// architecture, as in candle's `models/`, rather than a shared loader with per-family hooks.)
     pub(crate) fn load(
         config: &ModelConfig,
         ckpt: &mut Checkpoint,
@@ -123,20 +131,26 @@ impl Bloom {
         let mut h = Vec::with_capacity(config.layers);
         for i in 0..config.layers {
             let p = format!("h.{i}");
-            h.push(BloomBlock {
-                input_layernorm: ckpt.layer_norm(&format!("{p}.input_layernorm"), eps, device)?,
-                self_attention: BloomAttention {
-                    query_key_value: ckpt.linear(&format!("{p}.self_attention.query_key_value"), device, options)?,
-                    dense: ckpt.linear(&format!("{p}.self_attention.dense"), device, options)?,
-                    heads: config.heads,
-                },
-                post_attention_layernorm: ckpt.layer_norm(&format!("{p}.post_attention_layernorm"), eps, device)?,
-                mlp: BloomMlp {
-                    dense_h_to_4h: ckpt.linear(&format!("{p}.mlp.dense_h_to_4h"), device, options)?,
-                    dense_4h_to_h: ckpt.linear(&format!("{p}.mlp.dense_4h_to_h"), device, options)?,
-                },
-            }
-            .no_grad());
+            h.push(
+                BloomBlock {
+                    input_layernorm: ckpt.layer_norm(&format!("{p}.input_layernorm"), eps, device)?,
+                    self_attention: BloomAttention {
+                        query_key_value: ckpt.linear(
+                            &format!("{p}.self_attention.query_key_value"),
+                            device,
+                            options,
+                        )?,
+                        dense: ckpt.linear(&format!("{p}.self_attention.dense"), device, options)?,
+                        heads: config.heads,
+                    },
+                    post_attention_layernorm: ckpt.layer_norm(&format!("{p}.post_attention_layernorm"), eps, device)?,
+                    mlp: BloomMlp {
+                        dense_h_to_4h: ckpt.linear(&format!("{p}.mlp.dense_h_to_4h"), device, options)?,
+                        dense_4h_to_h: ckpt.linear(&format!("{p}.mlp.dense_4h_to_h"), device, options)?,
+                    },
+                }
+                .no_grad(),
+            );
         }
         let word_embeddings_layernorm = ckpt.layer_norm("word_embeddings_layernorm", eps, device)?.no_grad();
         let ln_f = ckpt.layer_norm("ln_f", eps, device)?.no_grad();

@@ -7,7 +7,7 @@
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::{InputBatch, PromptPlacement};
-use crate::quant::Matrix;
+use crate::model::quant::Matrix;
 
 /// `[vocab, hidden]` rows, row-major, as the checkpoint's `embed_tokens` / `word_embeddings`.
 #[derive(Clone, Debug)]

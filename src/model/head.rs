@@ -9,7 +9,7 @@ use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, IndexingUpdateOp, Int, Tensor, TensorData};
 
 use super::embedding::HostEmbedding;
-use crate::quant;
+use crate::model::quant;
 
 /// The default chunk size: WebGPU's default `maxStorageBufferBindingSize`.
 pub const DEFAULT_MAX_CHUNK_BYTES: usize = 128 << 20;
@@ -27,7 +27,9 @@ impl TiedHead {
         let rows_per_chunk = (max_chunk_bytes / row_bytes).max(1);
         let chunks = (0..embedding.vocab())
             .step_by(rows_per_chunk)
-            .map(|start| embedding.table().tensor(start..(start + rows_per_chunk).min(embedding.vocab()), hidden, device))
+            .map(|start| {
+                embedding.table().tensor(start..(start + rows_per_chunk).min(embedding.vocab()), hidden, device)
+            })
             .collect();
         Self { chunks }
     }

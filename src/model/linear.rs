@@ -6,7 +6,7 @@
 use burn::module::{Module, Param};
 use burn::tensor::Tensor;
 
-use crate::quant;
+use crate::model::quant;
 
 #[derive(Module, Debug)]
 pub struct FrozenLinear {

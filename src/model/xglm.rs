@@ -3,15 +3,21 @@
 //! Token embeddings × sqrt(d_model) (`scale_embedding`), plus sinusoidal positions with fairseq's padding
 //! offset; pre-LayerNorm decoder layers (self-attention, then fc1 → exact GELU → fc2); a final LayerNorm;
 //! the LM head tied to `model.embed_tokens`.
+//!
+//! Deliberately parallel to `bloom.rs` (one self-contained file per architecture, as candle's `models/`):
+//! the tensor lists and `load` have the same shape with each family's own names, read beside transformers.
 use burn::module::Module;
 use burn::nn::LayerNorm;
 use burn::tensor::activation::gelu;
 use burn::tensor::{Bool, Device, Tensor, TensorData};
 
+use super::attention::{LayerContext, attention, blocked_keys};
+use super::checkpoint::{Checkpoint, LoadOptions, WeightsError};
+use super::config::ModelConfig;
 use super::embedding::{HostEmbedding, prefix_rows};
+use super::head::TiedHead;
+use super::input::{InputBatch, PromptPlacement};
 use super::linear::FrozenLinear;
-use super::{InputBatch, LayerContext, ModelConfig, PromptPlacement, TiedHead, attention, blocked_keys};
-use crate::weights::{Checkpoint, LoadOptions, WeightsError};
 
 /// fairseq's position offset: position id `p` uses sinusoid row `p + 2`; row `padding_idx` (1) is zero.
 const POSITION_OFFSET: usize = 2;
@@ -95,6 +101,8 @@ impl Xglm {
     }
 
     /// Builds the model from a checkpoint whose names and shapes were checked against `checkpoint_tensors`.
+    /// (Its opening and the tensor list's close repeat bloom.rs's on purpose: one self-contained file per
+    /// architecture, as in candle's `models/`, rather than a shared loader with per-family hooks.)
     pub(crate) fn load(
         config: &ModelConfig,
         ckpt: &mut Checkpoint,
@@ -105,20 +113,22 @@ impl Xglm {
         let mut layers = Vec::with_capacity(config.layers);
         for i in 0..config.layers {
             let p = format!("model.layers.{i}");
-            layers.push(XglmDecoderLayer {
-                self_attn: XglmAttention {
-                    q_proj: ckpt.linear(&format!("{p}.self_attn.q_proj"), device, options)?,
-                    k_proj: ckpt.linear(&format!("{p}.self_attn.k_proj"), device, options)?,
-                    v_proj: ckpt.linear(&format!("{p}.self_attn.v_proj"), device, options)?,
-                    out_proj: ckpt.linear(&format!("{p}.self_attn.out_proj"), device, options)?,
-                    heads: config.heads,
-                },
-                self_attn_layer_norm: ckpt.layer_norm(&format!("{p}.self_attn_layer_norm"), eps, device)?,
-                fc1: ckpt.linear(&format!("{p}.fc1"), device, options)?,
-                fc2: ckpt.linear(&format!("{p}.fc2"), device, options)?,
-                final_layer_norm: ckpt.layer_norm(&format!("{p}.final_layer_norm"), eps, device)?,
-            }
-            .no_grad());
+            layers.push(
+                XglmDecoderLayer {
+                    self_attn: XglmAttention {
+                        q_proj: ckpt.linear(&format!("{p}.self_attn.q_proj"), device, options)?,
+                        k_proj: ckpt.linear(&format!("{p}.self_attn.k_proj"), device, options)?,
+                        v_proj: ckpt.linear(&format!("{p}.self_attn.v_proj"), device, options)?,
+                        out_proj: ckpt.linear(&format!("{p}.self_attn.out_proj"), device, options)?,
+                        heads: config.heads,
+                    },
+                    self_attn_layer_norm: ckpt.layer_norm(&format!("{p}.self_attn_layer_norm"), eps, device)?,
+                    fc1: ckpt.linear(&format!("{p}.fc1"), device, options)?,
+                    fc2: ckpt.linear(&format!("{p}.fc2"), device, options)?,
+                    final_layer_norm: ckpt.layer_norm(&format!("{p}.final_layer_norm"), eps, device)?,
+                }
+                .no_grad(),
+            );
         }
         let layer_norm = ckpt.layer_norm("model.layer_norm", eps, device)?.no_grad();
         let embed_tokens = ckpt.embedding("model.embed_tokens.weight", options)?;

@@ -5,13 +5,13 @@
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
-use crate::backend::{BackendInfo, EngineCheck};
-use crate::eval::LanguageResult;
+use crate::backend::{BackendInfo, EngineCheck, Preference, Speed};
 use crate::model::WeightDtype;
-use crate::sib200::Example;
-use crate::train::{Progress, RunOutcome, StepRecord, TrainConfig, ValidationRecord};
+use crate::task::sib200::Example;
+use crate::tuning::eval::LanguageResult;
+use crate::tuning::train::{Progress, RunOutcome, StepProgress, StepRecord, TrainConfig, ValidationRecord};
 
-/// The id of the worker's unprompted first message, [`Reply::Ready`].
+/// The id of [`Request::Start`], the page's first message, and of its answer [`Reply::Ready`].
 pub const READY_ID: u32 = 0;
 /// The property of a posted request that carries its transferred bytes (a `Uint8Array`).
 pub const PAYLOAD: &str = "payload";
@@ -26,6 +26,11 @@ pub struct Envelope<T> {
 /// Page → worker.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Request {
+    /// Start the compute device `compute` asks for (measuring WebGPU against the CPU when it may choose)
+    /// and run the engine check: answered by [`Reply::Ready`]. Sent once, first.
+    Start { compute: Preference },
+    /// What the worker holds in memory (answered by [`Reply::Memory`]).
+    Memory,
     /// Parse and upload a model, replacing the one loaded. Its weights travel beside the message as a
     /// transferred buffer (not copied, and not through serde: they can be gigabytes).
     Load(LoadModel),
@@ -63,15 +68,31 @@ pub struct LoadModel {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Reply {
     /// The device is up and the engine check ran (id [`READY_ID`]).
-    Ready { backend: BackendInfo, check: Result<EngineCheck, String> },
+    Ready {
+        backend: BackendInfo,
+        check: Result<EngineCheck, String>,
+        speed: Speed,
+    },
+    Memory(WorkerMemory),
     Loaded(Result<(), String>),
+    /// Where the step under way has got to (at most a few times a second).
+    InStep(StepProgress),
     /// Losses read back since the last report.
-    Steps { records: Vec<StepRecord>, progress: Progress },
+    Steps {
+        records: Vec<StepRecord>,
+        progress: Progress,
+    },
     /// A validation, with the run's new best prompt file when it improved.
-    Validation { record: ValidationRecord, best: Option<ByteBuf> },
+    Validation {
+        record: ValidationRecord,
+        best: Option<ByteBuf>,
+    },
     /// The run stopped; `prompt` is the file it keeps (its prompt so far, or its best one when the
     /// current one cannot be read back), if any.
-    Stopped { outcome: Result<RunOutcome, String>, prompt: Option<ByteBuf> },
+    Stopped {
+        outcome: Result<RunOutcome, String>,
+        prompt: Option<ByteBuf>,
+    },
     Evaluated(Result<LanguageResult, String>),
 }
 
@@ -79,14 +100,24 @@ impl Reply {
     /// Whether this is the last reply to its request: a run's stream stays open until `Stopped`, every
     /// other request has one reply.
     pub fn ends_stream(&self) -> bool {
-        !matches!(self, Reply::Steps { .. } | Reply::Validation { .. })
+        !matches!(self, Reply::InStep(_) | Reply::Steps { .. } | Reply::Validation { .. })
     }
+}
+
+/// What the worker holds: its wasm memory (which never shrinks, so also its peak) and what the GPU device's
+/// allocator holds now and at most since the worker started (reserved, not only in use; `None` on the CPU).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct WorkerMemory {
+    pub wasm_bytes: u64,
+    pub gpu_bytes: Option<u64>,
+    pub gpu_peak_bytes: Option<u64>,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::languages::LANGUAGES;
+    use crate::task::languages::LANGUAGES;
+    use crate::tuning::train::StepPhase;
 
     /// The page and the worker decode what the other encodes (serde_json stands in for the
     /// structured-clone encoding of serde-wasm-bindgen, which shares the same derive).
@@ -94,6 +125,8 @@ mod tests {
     fn requests_and_replies_survive_encoding() {
         let example = Example { index_id: 7, label: 3, text: "Ein Satz.".into() };
         let requests = [
+            Request::Start { compute: Preference::Gpu },
+            Request::Memory,
             Request::Load(LoadModel {
                 name: "facebook/xglm-564M".into(),
                 source: "local files".into(),
@@ -104,16 +137,26 @@ mod tests {
             }),
             Request::Train { config: TrainConfig::paper(4), train: vec![example.clone()], dev: vec![] },
             Request::Resume,
-            Request::Evaluate { prompt: ByteBuf::from(vec![1, 2, 3]), language: "swh_Latn".into(), examples: vec![example] },
+            Request::Evaluate {
+                prompt: ByteBuf::from(vec![1, 2, 3]),
+                language: "swh_Latn".into(),
+                examples: vec![example],
+            },
         ];
         for (id, body) in requests.into_iter().enumerate() {
             let envelope = Envelope { id: id as u32, body };
             let back: Envelope<Request> = serde_json::from_str(&serde_json::to_string(&envelope).unwrap()).unwrap();
             assert_eq!(back, envelope);
         }
-        let result = crate::eval::LanguageResult::score(&LANGUAGES[0], &[0, 1, 2], &[0, 1, 1]);
+        let result = crate::tuning::eval::LanguageResult::score(&LANGUAGES[0], &[0, 1, 2], &[0, 1, 1]);
         let replies = [
-            Reply::Ready { backend: BackendInfo::Cpu { reason: "no WebGPU".into() }, check: Err("lost".into()) },
+            Reply::Ready {
+                backend: BackendInfo::Cpu { reason: "no WebGPU".into() },
+                check: Err("lost".into()),
+                speed: Speed { gflops: 8.5, alternative: Some(("WebGPU · swiftshader".into(), 1.5)) },
+            },
+            Reply::Memory(WorkerMemory { wasm_bytes: 3 << 30, gpu_bytes: Some(1 << 30), gpu_peak_bytes: None }),
+            Reply::InStep(StepProgress { phase: StepPhase::Backward, layer: 3, layers: 24 }),
             Reply::Stopped { outcome: Ok(RunOutcome::Paused), prompt: Some(ByteBuf::from(vec![9])) },
             Reply::Evaluated(Ok(result)),
         ];

@@ -1,6 +1,7 @@
 //! The worker's side: it owns the compute device, the loaded model and the run in progress, and answers
 //! the page's requests. Handlers run as tasks on the worker's event loop; a run yields between steps, so
 //! pause and cancel requests land between two steps.
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -11,16 +12,18 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::spawn_local;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
-use super::protocol::{Envelope, LoadModel, PAYLOAD, READY_ID, Reply, Request};
-use crate::backend::{self, BackendInfo, Preference};
-use crate::eval::{self, EvalSetup, LanguageResult};
-use crate::languages;
-use crate::model::{CausalLm, ModelConfig};
-use crate::prompt_file::PromptFile;
-use crate::sib200::Example;
-use crate::tokenize::TextTokenizer;
-use crate::train::{READBACK_EVERY, RunOutcome, TrainControl, TrainEvent, Trainer};
-use crate::weights::{self, LoadOptions, WeightsFile};
+use super::protocol::{Envelope, LoadModel, PAYLOAD, Reply, Request, WorkerMemory};
+use crate::backend::{self, BackendInfo};
+use crate::files::prompt_file::PromptFile;
+use crate::model::fit::check_fits;
+use crate::model::source::past_the_end;
+use crate::model::tokenizer::TextTokenizer;
+use crate::model::{self, ByteSource, CausalLm, LoadOptions, ModelConfig, WeightsFile};
+use crate::task::languages;
+use crate::task::sib200::Example;
+use crate::tuning::estimate::{self, StepShape};
+use crate::tuning::eval::{self, LanguageResult};
+use crate::tuning::train::{READBACK_EVERY, RunOutcome, TrainControl, TrainEvent, Trainer};
 
 /// Sentences per evaluation forward pass.
 const EVAL_BATCH: usize = 32;
@@ -38,6 +41,8 @@ struct Loaded {
 #[derive(Default)]
 struct State {
     device: Option<(Device, BackendInfo)>,
+    /// The most the GPU device's allocator has reserved, as last seen.
+    gpu_peak_bytes: u64,
     loaded: Option<Loaded>,
     /// The current run's pause and cancel switches.
     control: TrainControl,
@@ -46,8 +51,8 @@ struct State {
 
 type Shared = Rc<RefCell<State>>;
 
-/// The worker's entry: listen for requests, then start the device, run the engine check and say
-/// [`Reply::Ready`] (the page sends nothing before that, so no request finds the device missing).
+/// The worker's entry: listen for requests. The first, [`Request::Start`], starts the device; the page
+/// sends nothing else before [`Reply::Ready`], so no request finds the device missing.
 pub fn run() {
     console_error_panic_hook::set_once();
     let state = Shared::default();
@@ -57,12 +62,18 @@ pub fn run() {
     });
     scope().set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     on_message.forget();
-    spawn_local(async move {
-        let (device, backend) = backend::init(Preference::Auto).await;
-        let check = backend::engine_check(&device).await;
-        state.borrow_mut().device = Some((device, backend.clone()));
-        post(READY_ID, Reply::Ready { backend, check });
-    });
+}
+
+/// What the worker holds now; notes the GPU allocator's peak as seen so far.
+fn memory(state: &Shared) -> WorkerMemory {
+    let mut s = state.borrow_mut();
+    let wasm_bytes = super::wasm_memory_bytes();
+    let gpu_bytes = match &s.device {
+        Some((device, info)) if info.is_gpu() => device.memory_pool_usage().map(|usage| usage.bytes_reserved),
+        _ => None,
+    };
+    s.gpu_peak_bytes = s.gpu_peak_bytes.max(gpu_bytes.unwrap_or(0));
+    WorkerMemory { wasm_bytes, gpu_bytes, gpu_peak_bytes: gpu_bytes.map(|_| s.gpu_peak_bytes) }
 }
 
 fn scope() -> DedicatedWorkerGlobalScope {
@@ -88,13 +99,23 @@ fn receive(state: &Shared, data: JsValue) {
         }
     };
     match body {
+        Request::Start { compute } => {
+            let state = state.clone();
+            spawn_local(async move {
+                let (device, backend, speed) = backend::init(compute).await;
+                let check = backend::engine_check(&device).await;
+                state.borrow_mut().device = Some((device, backend.clone()));
+                post(id, Reply::Ready { backend, check, speed });
+            });
+        }
+        Request::Memory => post(id, Reply::Memory(memory(state))),
         Request::Load(files) => {
             let weights = Reflect::get(&data, &PAYLOAD.into())
                 .ok()
                 .and_then(|p| p.dyn_into::<Uint8Array>().ok())
-                .map(|p| p.to_vec())
-                .unwrap_or_default();
-            post(id, Reply::Loaded(load(state, files, weights)));
+                .unwrap_or_else(|| Uint8Array::new_with_length(0));
+            post(id, Reply::Loaded(load(state, files, TransferredFile(weights))));
+            memory(state);
         }
         Request::Train { config, train, dev } => {
             let mut s = state.borrow_mut();
@@ -133,19 +154,41 @@ fn receive(state: &Shared, data: JsValue) {
             s.paused = None;
         }
         Request::Evaluate { prompt, language, examples } => {
-            let Some(loaded) = state.borrow().loaded.clone() else { return post(id, Reply::Evaluated(Err(NO_MODEL.into()))) };
+            let Some(loaded) = state.borrow().loaded.clone() else {
+                return post(id, Reply::Evaluated(Err(NO_MODEL.into())));
+            };
+            let state = state.clone();
             spawn_local(async move {
                 let result = evaluate(&loaded, &prompt, &language, &examples).await;
+                memory(&state);
                 post(id, Reply::Evaluated(result));
             });
         }
     }
 }
 
+/// The weights file as the page transferred it (an `ArrayBuffer`, moved, not copied): it stays in the
+/// worker's JavaScript heap, and each tensor is copied into wasm memory only while it is converted and
+/// uploaded. wasm memory never shrinks, so a whole f32 checkpoint copied in would stay taken for good.
+struct TransferredFile(Uint8Array);
+
+impl ByteSource for TransferredFile {
+    fn size(&self) -> u64 {
+        self.0.length() as u64
+    }
+
+    fn read_at(&self, range: std::ops::Range<u64>) -> std::io::Result<Cow<'_, [u8]>> {
+        if range.start > range.end || range.end > self.size() {
+            return Err(past_the_end(&range, self.size()));
+        }
+        Ok(Cow::Owned(self.0.subarray(range.start as u32, range.end as u32).to_vec()))
+    }
+}
+
 /// Parses and uploads the model as `files.dtype`; every failure says which file is at fault, and a model
-/// the worker or the GPU cannot hold is refused before anything is allocated ([`BackendInfo::check_fits`]).
+/// the worker or the GPU cannot hold is refused before anything is allocated ([`check_fits`]).
 /// Any run on the model loaded before is cancelled.
-fn load(state: &Shared, files: LoadModel, weights: Vec<u8>) -> Result<(), String> {
+fn load(state: &Shared, files: LoadModel, weights: TransferredFile) -> Result<(), String> {
     let mut s = state.borrow_mut();
     let Some((device, backend)) = s.device.clone() else {
         return Err("the compute device is still starting: wait for the engine check".into());
@@ -161,9 +204,11 @@ fn load(state: &Shared, files: LoadModel, weights: Vec<u8>) -> Result<(), String
     let tokenizer = TextTokenizer::from_bytes(&files.tokenizer).map_err(|e| format!("tokenizer.json: {e}"))?;
     tokenizer.check_against(&config).map_err(|e| format!("tokenizer.json does not fit the model: {e}"))?;
     let file = WeightsFile::named(&files.weights_name, &weights);
-    let max_chunk_bytes = backend.check_fits(&files.source, &config, files.dtype, weights.len() as u64)?;
+    // Checked for a step of the paper's batch; the page checked the same before downloading.
+    let step = estimate::step_activation_bytes(&config, files.dtype, StepShape::typical(8));
+    let max_chunk_bytes = check_fits(&backend, &files.source, &config, files.dtype, step)?;
     let options = LoadOptions { max_chunk_bytes, dtype: Some(files.dtype) };
-    let model = weights::load(&config, file, &device, &options).map_err(|e| format!("{}: {e}", files.weights_name))?;
+    let model = model::load(&config, file, &device, &options).map_err(|e| format!("{}: {e}", files.weights_name))?;
     state.borrow_mut().loaded = Some(Loaded { name: files.name, model: Rc::new(model), tokenizer: Rc::new(tokenizer) });
     Ok(())
 }
@@ -172,21 +217,32 @@ fn load(state: &Shared, files: LoadModel, weights: Vec<u8>) -> Result<(), String
 /// kept prompt when it stops, and keeps a paused trainer for resuming.
 async fn drive(id: u32, state: &Shared, loaded: Loaded, mut trainer: Trainer, control: TrainControl) {
     let bytes = |file: PromptFile| ByteBuf::from(file.to_safetensors());
+    // Where a step has got to, at most four times a second: a tiny model takes thousands of steps a minute.
+    let mut last_report = web_time::Instant::now();
+    trainer.report_step_progress(move |progress| {
+        if last_report.elapsed().as_millis() >= 250 {
+            last_report = web_time::Instant::now();
+            post(id, Reply::InStep(progress));
+        }
+    });
     let outcome = trainer
         .run(&loaded.model, &control, READBACK_EVERY, |event, now| match event {
-            TrainEvent::Steps { records, progress } => post(id, Reply::Steps { records, progress }),
+            TrainEvent::Steps { records, progress } => {
+                memory(state);
+                post(id, Reply::Steps { records, progress })
+            }
             TrainEvent::Validation { record, improved } => {
-                let best = improved.then(|| now.best_prompt_file(&loaded.name)).flatten().map(bytes);
+                let best = improved.then(|| PromptFile::best_of_run(now, &loaded.name)).flatten().map(bytes);
                 post(id, Reply::Validation { record, best });
             }
         })
         .await;
     // A lost device cannot read the current prompt back; the best one so far is already on the host.
-    let kept = match trainer.prompt_file(&loaded.name).await {
+    let kept = match PromptFile::of_run(&mut trainer, &loaded.name).await {
         Ok(file) => Some(file),
         Err(error) => {
             web_sys::console::error_1(&format!("the prompt could not be read back: {error}").into());
-            trainer.best_prompt_file(&loaded.name)
+            PromptFile::best_of_run(&trainer, &loaded.name)
         }
     };
     // Kept only if no other run or model replaced this one meanwhile (that cancelled it).
@@ -199,7 +255,7 @@ async fn drive(id: u32, state: &Shared, loaded: Loaded, mut trainer: Trainer, co
 async fn evaluate(loaded: &Loaded, prompt: &[u8], code: &str, examples: &[Example]) -> Result<LanguageResult, String> {
     let file = PromptFile::from_safetensors(prompt).map_err(|e| e.to_string())?;
     let language = languages::select(&[code]).map_err(|e| e.to_string())?.remove(0);
-    let setup = EvalSetup::for_prompt(&file, &loaded.tokenizer, EVAL_BATCH).map_err(|e| e.to_string())?;
+    let setup = file.eval_setup(&loaded.tokenizer, EVAL_BATCH).map_err(|e| e.to_string())?;
     let tensor = file.tensor(loaded.model.device());
     eval::evaluate(&loaded.model, &loaded.tokenizer, &tensor, &setup, &language, examples, |_, _| {})
         .await

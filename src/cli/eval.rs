@@ -1,0 +1,75 @@
+//! `polyprompt eval`: a prompt evaluated zero-shot on SIB-200 test sets, per language.
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use clap::Args;
+use polyprompt::files::prompt_file::PromptFile;
+use polyprompt::task::languages::{self, Language};
+use polyprompt::task::sib200::{self, Split};
+use polyprompt::tuning::eval::{self, LanguageResult};
+
+use crate::args::ModelArgs;
+use crate::model_folder::{Loaded, load};
+use crate::output::{read_prompt, write_results};
+use crate::progress::bar;
+
+#[derive(Args)]
+pub struct EvalArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// A prompt file, or a folder with adapter_model.safetensors (+ adapter_config.json).
+    #[arg(long)]
+    pub prompt: PathBuf,
+    /// JSON results: one entry per language; a markdown table is written beside it (.md).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// FLORES-200 codes, comma-separated, or "all" (the paper's 52).
+    #[arg(long, value_delimiter = ',', default_value = "all")]
+    pub languages: Vec<String>,
+    /// Sentences per forward pass.
+    #[arg(long, default_value_t = 32)]
+    pub batch: usize,
+}
+
+pub fn run(args: EvalArgs) -> Result<()> {
+    let file = read_prompt(&args.prompt)?;
+    let loaded = load(&args.model, None)?;
+    let languages = languages::select(&args.languages)?;
+    let results = evaluate_prompt(&loaded, &file, &args.model.data, &languages, args.batch)?;
+    write_results(&args.out, &results)
+}
+
+pub fn evaluate_prompt(
+    loaded: &Loaded,
+    file: &PromptFile,
+    data: &Path,
+    languages: &[Language],
+    batch: usize,
+) -> Result<Vec<LanguageResult>> {
+    file.check_compatible(loaded.model.config())?;
+    let prompt = file.tensor(loaded.model.device());
+    let setup = file.eval_setup(&loaded.tokenizer, batch)?;
+    let splits =
+        languages.iter().map(|l| sib200::read_split(data, l.code, Split::Test)).collect::<Result<Vec<_>, _>>()?;
+    let progress = bar(
+        splits.iter().map(Vec::len).sum::<usize>() as u64,
+        "{spinner} eval  [{bar:30}] {pos}/{len} sentences · {msg} · ETA {eta}",
+    );
+    let mut results = Vec::new();
+    for (language, examples) in languages.iter().zip(&splits) {
+        progress.set_message(language.name);
+        let start = progress.position();
+        let result = pollster::block_on(eval::evaluate(
+            &loaded.model,
+            &loaded.tokenizer,
+            &prompt,
+            &setup,
+            language,
+            examples,
+            |done, _| progress.set_position(start + done as u64),
+        ))?;
+        results.push(result);
+    }
+    progress.finish_and_clear();
+    Ok(results)
+}

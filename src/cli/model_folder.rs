@@ -1,0 +1,40 @@
+//! A model folder in the hub's layout, loaded with its tokenizer on the chosen device.
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use polyprompt::backend::{self, BackendInfo, Preference};
+use polyprompt::model::tokenizer::TextTokenizer;
+use polyprompt::model::{self, CausalLm, LoadOptions, recorded_name};
+
+use crate::args::ModelArgs;
+
+/// The model, its tokenizer and its hub id, loaded from a folder in the hub's layout.
+pub struct Loaded {
+    pub model: CausalLm,
+    pub tokenizer: TextTokenizer,
+    pub base_model: String,
+    pub backend: BackendInfo,
+}
+
+pub fn load(args: &ModelArgs, base_model: Option<String>) -> Result<Loaded> {
+    let (device, info, _) = pollster::block_on(backend::init(if args.gpu { Preference::Gpu } else { Preference::Cpu }));
+    eprintln!("device: {}", info.label());
+    let options = LoadOptions { dtype: args.dtype.map(Into::into), ..LoadOptions::default() };
+    let model = model::load_dir(&args.model, &device, &options)
+        .with_context(|| format!("cannot load the model in {}", args.model.display()))?;
+    let path = args.model.join("tokenizer.json");
+    let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let tokenizer = TextTokenizer::from_bytes(&bytes).with_context(|| format!("in {}", path.display()))?;
+    tokenizer.check_against(model.config()).with_context(|| format!("{} does not fit the model", path.display()))?;
+    let base_model = base_model.unwrap_or_else(|| hub_id(&args.model));
+    Ok(Loaded { model, tokenizer, base_model, backend: info })
+}
+
+/// config.json's `_name_or_path` (what transformers records), else the folder's name.
+pub fn hub_id(dir: &Path) -> String {
+    let recorded = std::fs::read_to_string(dir.join("config.json")).ok().and_then(|text| recorded_name(&text));
+    recorded.unwrap_or_else(|| {
+        let name = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+        name.file_name().map_or_else(|| "local-model".into(), |n| n.to_string_lossy().into_owned())
+    })
+}

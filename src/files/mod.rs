@@ -1,0 +1,8 @@
+//! The files people exchange: trained prompts (`prompt_file`, in PEFT's layout via `peft`), share links and
+//! QR codes (`share`), and the Hugging Face hub's model ids and presets (`hub`).
+//!
+//! May use: `model`, `task`, `tuning` (a prompt file records a run's settings and results), `backend`.
+pub mod hub;
+pub mod peft;
+pub mod prompt_file;
+pub mod share;
