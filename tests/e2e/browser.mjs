@@ -46,8 +46,11 @@ export async function startServer({ mounts = [] } = {}) {
 /**
  * Launches Debian's Chromium headless with a fresh profile. With `webgpu`, Chromium exposes its
  * software WebGPU adapter (SwiftShader); without it there is no adapter and the app must fall back.
+ * `compute` is the app's choice of device (its diagnostics' "Compute on"): with `webgpu` the tests ask for
+ * WebGPU itself, since on these machines the CPU often measures faster than SwiftShader and `auto` would
+ * pick it; `compute: null` leaves the choice to the page (auto, or what the test sets in it).
  */
-export async function launch({ webgpu }) {
+export async function launch({ webgpu, compute = webgpu ? 'webgpu' : null }) {
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'polyprompt-chromium-'));
   const args = ['--no-sandbox', '--disable-background-networking', '--disable-component-update',
     '--disable-sync', '--no-first-run'];
@@ -58,6 +61,7 @@ export async function launch({ webgpu }) {
     args,
     viewport: { width: 1280, height: 800 },
   });
+  if (compute) await context.addInitScript((choice) => localStorage.setItem('polyprompt.compute', choice), compute);
   const page = context.pages()[0] ?? (await context.newPage());
   const log = [];
   page.on('console', (msg) => log.push(`[${msg.type()}] ${msg.text()}`));
@@ -70,8 +74,8 @@ export async function launch({ webgpu }) {
  * `failure` (a file name under target/e2e/) and the browser's console is printed; the browser is always
  * closed.
  */
-export async function withBrowser({ webgpu, failure }, body) {
-  const browser = await launch({ webgpu });
+export async function withBrowser({ webgpu, compute, failure }, body) {
+  const browser = await launch({ webgpu, compute });
   try {
     await body(browser);
   } catch (error) {
