@@ -106,6 +106,67 @@ fn train_then_eval_gives_a_peft_prompt_and_a_52_language_table() {
 }
 
 #[test]
+fn predict_agrees_with_eval_on_every_english_test_sentence() {
+    let out = scratch("predict");
+    let prompt = out.join("prompt");
+    let results = out.join("en.json");
+    let (m, d) = (model("xglm"), data());
+    succeed(&["train", "--model", s(&m), "--data", s(&d), "--max-steps", "10", "--out", s(&prompt)]);
+    let args = ["--model", s(&m), "--data", s(&d), "--prompt", s(&prompt), "--out", s(&results)];
+    succeed(&[&["eval"], &args[..], &["--languages", "eng_Latn"]].concat());
+    let english: Vec<serde_json::Value> = serde_json::from_str(&std::fs::read_to_string(&results).unwrap()).unwrap();
+
+    // The 204 test sentences through stdin, as `eval` batches them.
+    let test = polyprompt::task::sib200::read_split(&d, "eng_Latn", polyprompt::task::sib200::Split::Test).unwrap();
+    let input: String = test.iter().map(|e| format!("{}\n", e.text)).collect();
+    let mut child = Command::new(CLI)
+        .args(["predict", "--model", s(&m), "--prompt", s(&prompt), "--json"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), input.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(rows.len(), test.len());
+
+    // Per topic: as many predicted, and as many right, as evaluation counted.
+    for category in english[0]["per_category"].as_array().unwrap() {
+        let topic = category["category"].as_str().unwrap();
+        let predicted: Vec<usize> = (0..rows.len()).filter(|&i| rows[i]["label"] == topic).collect();
+        let correct =
+            predicted.iter().filter(|&&i| polyprompt::task::sib200::CATEGORIES[test[i].label] == topic).count();
+        assert_eq!(
+            (predicted.len(), correct),
+            (category["predicted"].as_u64().unwrap() as usize, category["correct"].as_u64().unwrap() as usize),
+            "{topic}"
+        );
+    }
+    for row in &rows {
+        let probabilities = row["probabilities"].as_array().unwrap();
+        assert_eq!(probabilities.len(), 7);
+        let sum: f64 = probabilities.iter().map(|p| p["probability"].as_f64().unwrap()).sum();
+        assert!((sum - 1.0).abs() < 1e-4, "{row}");
+        let best = probabilities
+            .iter()
+            .max_by(|a, b| a["probability"].as_f64().partial_cmp(&b["probability"].as_f64()).unwrap())
+            .unwrap();
+        assert_eq!(best["topic"], row["label"], "{row}");
+    }
+
+    // One sentence given on the command line: a line with its topic and the 7 probabilities.
+    let output = succeed(&["predict", "--model", s(&m), "--prompt", s(&prompt), "--text", "Der Fußball ist rund."]);
+    let line = String::from_utf8(output.stdout).unwrap();
+    let (label, probabilities) = line.trim_end().split_once('\t').unwrap();
+    assert!(polyprompt::task::sib200::CATEGORIES.contains(&label), "{line}");
+    assert_eq!(probabilities.split(' ').count(), 7, "{line}");
+    let error = fail(&["predict", "--model", s(&model("bloom")), "--prompt", s(&prompt), "--text", "x"]);
+    assert!(error.contains("this prompt is for XGLM but the loaded model is BLOOM"), "{error}");
+}
+
+#[test]
 fn a_converted_int8_model_trains_and_evaluates() {
     let out = scratch("convert");
     let quantized = out.join("q");

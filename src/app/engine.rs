@@ -20,6 +20,7 @@ use crate::files::prompt_file::PromptFile;
 use crate::task::languages::Language;
 use crate::task::sib200::Example;
 use crate::tuning::eval::LanguageResult;
+use crate::tuning::predict::Prediction;
 use crate::tuning::train::{Progress, RunOutcome, StepProgress, StepRecord, TrainConfig, ValidationRecord};
 use crate::worker::protocol::{Envelope, LoadModel, PAYLOAD, READY_ID, Reply, Request, WorkerMemory};
 
@@ -176,6 +177,15 @@ impl Engine {
         };
         match self.send(request, None).next().await {
             Some(Reply::Evaluated(result)) => result,
+            other => Err(self.unexpected(other)),
+        }
+    }
+
+    /// Classifies `texts` with `prompt`: each one's topic probabilities.
+    pub async fn predict(&self, prompt: &PromptFile, texts: Vec<String>) -> Result<Vec<Prediction>, String> {
+        let request = Request::Predict { prompt: ByteBuf::from(prompt.to_safetensors()), texts };
+        match self.send(request, None).next().await {
+            Some(Reply::Predicted(result)) => result,
             other => Err(self.unexpected(other)),
         }
     }

@@ -20,6 +20,7 @@ mod saved_runs;
 mod session;
 mod shared_link;
 mod training_panel;
+mod try_it;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -39,6 +40,7 @@ use saved_runs::SavedRuns;
 use session::Session;
 use shared_link::SharedLinkNotice;
 use training_panel::TrainingPanel;
+use try_it::TryIt;
 
 /// Where the app's compute device stands.
 #[derive(Clone, Debug, PartialEq)]
@@ -198,6 +200,7 @@ pub fn App() -> impl IntoView {
             </div>
             <div class="column wide">
                 <EvaluationPanel session prompt results requests=evaluation_requests />
+                <TryIt session prompt />
             </div>
         </main>
     }

@@ -1,4 +1,4 @@
-//! Options several commands share: the model folder and data, and the training recipe.
+//! Options several commands share: the model folder (and the data), and the training recipe.
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
@@ -10,14 +10,22 @@ use polyprompt::tuning::prompt::PromptInit;
 use polyprompt::tuning::study::PAPER_REPARAM_HIDDEN;
 use polyprompt::tuning::train::{LossKind, TrainConfig};
 
+/// The model and the SIB-200 data: what training and evaluation need.
 #[derive(Args)]
 pub struct ModelArgs {
-    /// Model folder in the hub's layout: config.json, tokenizer.json, model.safetensors or pytorch_model.bin.
-    #[arg(long)]
-    pub model: PathBuf,
+    #[command(flatten)]
+    pub folder: ModelFolderArgs,
     /// SIB-200 folder: <language>/{train,dev,test}.tsv.
     #[arg(long)]
     pub data: PathBuf,
+}
+
+/// A model folder and how to run it.
+#[derive(Args)]
+pub struct ModelFolderArgs {
+    /// Model folder in the hub's layout: config.json, tokenizer.json, model.safetensors or pytorch_model.bin.
+    #[arg(long)]
+    pub model: PathBuf,
     /// Run on the GPU through wgpu when an adapter is available (default: the CPU).
     #[arg(long)]
     pub gpu: bool,

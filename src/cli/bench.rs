@@ -52,7 +52,7 @@ pub enum BenchWhat {
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
-    let loaded = load(&args.model, None)?;
+    let loaded = load(&args.model.folder, None)?;
     let (model, tokenizer) = (&loaded.model, &loaded.tokenizer);
     let model_heap_bytes = ALLOC.live();
     let load_peak_heap_bytes = ALLOC.peak();
@@ -60,7 +60,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
     ALLOC.reset_peak();
     let shape = BenchShape { batch: args.batch, seq: args.seq, prompt_len: args.prompt_len };
     let mut report = serde_json::json!({
-        "model": args.model.model.display().to_string(),
+        "model": args.model.folder.model.display().to_string(),
         "family": model.config().family.name(),
         "device": loaded.backend.label(),
         "threads": std::thread::available_parallelism().map_or(1, |n| n.get()),

@@ -33,7 +33,7 @@ pub struct EvalArgs {
 
 pub fn run(args: EvalArgs) -> Result<()> {
     let file = read_prompt(&args.prompt)?;
-    let loaded = load(&args.model, None)?;
+    let loaded = load(&args.model.folder, None)?;
     let languages = languages::select(&args.languages)?;
     let results = evaluate_prompt(&loaded, &file, &args.model.data, &languages, args.batch)?;
     write_results(&args.out, &results)

@@ -1,5 +1,6 @@
-//! The native command line over polyprompt's core, one file per command: train, eval, sweep, inspect,
-//! convert, bench. Each parses its options (clap) and calls the library; nothing here trains or evaluates.
+//! The native command line over polyprompt's core, one file per command: train, eval, predict, sweep,
+//! inspect, convert, random-model, bench. Each parses its options (clap) and calls the library; nothing
+//! here trains or evaluates.
 //! A front: may use every layer of the library.
 mod args;
 mod bench;
@@ -8,6 +9,7 @@ mod eval;
 mod inspect;
 mod model_folder;
 mod output;
+mod predict;
 mod progress;
 mod random_model;
 mod sweep;
@@ -36,6 +38,8 @@ enum Command {
     Train(train::TrainArgs),
     /// Evaluate a prompt zero-shot on SIB-200 test sets (default: the paper's 52 languages).
     Eval(eval::EvalArgs),
+    /// Classify sentences with a prompt: each one's topic and the 7 topics' probabilities.
+    Predict(predict::PredictArgs),
     /// The paper's study: train and evaluate every prompt length × reparameterization on/off.
     Sweep(sweep::SweepArgs),
     /// Describe a model directory in the hub's layout: architecture, parameters, memory per dtype.
@@ -57,6 +61,7 @@ fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Predict(args) => predict::run(args),
         Command::Sweep(args) => sweep::run(args),
         Command::Inspect { model } => inspect::run(&model),
         Command::Convert(args) => convert::run(args),

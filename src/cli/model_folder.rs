@@ -6,7 +6,7 @@ use polyprompt::backend::{self, BackendInfo, Preference};
 use polyprompt::model::tokenizer::TextTokenizer;
 use polyprompt::model::{self, CausalLm, LoadOptions, recorded_name};
 
-use crate::args::ModelArgs;
+use crate::args::ModelFolderArgs;
 
 /// The model, its tokenizer and its hub id, loaded from a folder in the hub's layout.
 pub struct Loaded {
@@ -16,7 +16,7 @@ pub struct Loaded {
     pub backend: BackendInfo,
 }
 
-pub fn load(args: &ModelArgs, base_model: Option<String>) -> Result<Loaded> {
+pub fn load(args: &ModelFolderArgs, base_model: Option<String>) -> Result<Loaded> {
     let (device, info, _) = pollster::block_on(backend::init(if args.gpu { Preference::Gpu } else { Preference::Cpu }));
     eprintln!("device: {}", info.label());
     let options = LoadOptions { dtype: args.dtype.map(Into::into), ..LoadOptions::default() };

@@ -39,7 +39,7 @@ pub struct SweepArgs {
 }
 
 pub fn run(args: SweepArgs) -> Result<()> {
-    let loaded = load(&args.model, args.base_model.clone())?;
+    let loaded = load(&args.model.folder, args.base_model.clone())?;
     let train_split = sib200::read_split(&args.model.data, "eng_Latn", Split::Train)?;
     let dev_split = sib200::read_split(&args.model.data, "eng_Latn", Split::Dev)?;
     let languages = languages::select(&args.languages)?;

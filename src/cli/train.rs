@@ -42,7 +42,7 @@ pub struct TrainArgs {
 }
 
 pub fn run(args: TrainArgs) -> Result<()> {
-    let loaded = load(&args.model, args.base_model.clone())?;
+    let loaded = load(&args.model.folder, args.base_model.clone())?;
     let train_split = sib200::read_split(&args.model.data, "eng_Latn", Split::Train)?;
     let dev_split = sib200::read_split(&args.model.data, "eng_Latn", Split::Dev)?;
     let evaluate_on = languages::select(&args.languages)?;

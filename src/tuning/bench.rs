@@ -3,7 +3,7 @@
 //!
 //! Two workloads, both through the code that trains and evaluates for real (no second copy):
 //! - fixed shapes: [`time_steps`] runs [`PromptTrainer::step`] and [`time_eval`] runs
-//!   [`eval::predict_batch`] on a synthetic batch of exactly `batch × seq` tokens (prompt slots and EOS
+//!   [`eval::label_scores_batch`] on a synthetic batch of exactly `batch × seq` tokens (prompt slots and EOS
 //!   included), so every row is as long as the paper's code pads it;
 //! - [`epoch`]: one epoch of the paper's recipe on English SIB-200 with [`Trainer`] (k = 8 per class,
 //!   L = 10, validation at the epoch's end), then [`eval::evaluate`] on one language's test split.
@@ -24,7 +24,7 @@ use crate::task::batch::{Placement, TaskFormat};
 use crate::task::labels::label_tokens;
 use crate::task::languages::Language;
 use crate::task::sib200::Example;
-use crate::tuning::eval::{self, EvalSetup, predict_batch};
+use crate::tuning::eval::{self, EvalSetup, label_scores_batch};
 use crate::tuning::prompt::{PromptConfig, SoftPrompt};
 use crate::tuning::train::{
     LinearSchedule, LossKind, PromptTrainer, RunOutcome, TrainConfig, TrainControl, TrainError, TrainEvent, Trainer,
@@ -155,7 +155,7 @@ pub async fn time_eval(
     let rows: Vec<&[u32]> = sentences.iter().map(Vec::as_slice).collect();
     let (prompt, setup, rows) = (&prompt, &setup, &rows);
     let timings = repeat(warmup, reps, move || async move {
-        predict_batch(model, prompt, setup, rows).await?;
+        label_scores_batch(model, prompt, setup, rows).await?;
         Ok(())
     })
     .await?;

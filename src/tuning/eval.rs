@@ -116,36 +116,52 @@ pub async fn predict(
     prompt: &Tensor<2>,
     setup: &EvalSetup,
     examples: &[Example],
-    mut on_batch: impl FnMut(usize, usize),
+    on_batch: impl FnMut(usize, usize),
 ) -> Result<Vec<usize>, EvalError> {
-    let ids: Vec<Vec<u32>> = examples.iter().map(|e| tokenizer.encode(&e.text)).collect::<Result<_, _>>()?;
+    let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
+    let scores = label_scores(model, tokenizer, prompt, setup, &texts, on_batch).await?;
+    Ok(scores.iter().map(|s| argmax(s)).collect())
+}
+
+/// The label tokens' scores (logits, in [`CATEGORIES`] order) for each of `texts`: what evaluation takes
+/// the argmax of and prediction the softmax of. Texts are sorted by length and batched `setup.batch_size`
+/// at a time, so the same texts always meet the same batches.
+pub async fn label_scores(
+    model: &CausalLm,
+    tokenizer: &TextTokenizer,
+    prompt: &Tensor<2>,
+    setup: &EvalSetup,
+    texts: &[&str],
+    mut on_batch: impl FnMut(usize, usize),
+) -> Result<Vec<Vec<f32>>, EvalError> {
+    let ids: Vec<Vec<u32>> = texts.iter().map(|text| tokenizer.encode(text)).collect::<Result<_, _>>()?;
     let mut order: Vec<usize> = (0..ids.len()).collect();
     order.sort_by_key(|&i| ids[i].len());
-    let mut predictions = vec![0; examples.len()];
+    let mut scores = vec![Vec::new(); texts.len()];
     let mut done = 0;
     for chunk in order.chunks(setup.batch_size) {
         let sentences: Vec<&[u32]> = chunk.iter().map(|&i| ids[i].as_slice()).collect();
-        for (&example, prediction) in chunk.iter().zip(predict_batch(model, prompt, setup, &sentences).await?) {
-            predictions[example] = prediction;
+        for (&text, text_scores) in chunk.iter().zip(label_scores_batch(model, prompt, setup, &sentences).await?) {
+            scores[text] = text_scores;
         }
         done += chunk.len();
-        on_batch(done, examples.len());
+        on_batch(done, texts.len());
     }
-    Ok(predictions)
+    Ok(scores)
 }
 
-/// The predicted category of each of `sentences` (token ids), in one forward pass; only `[batch, 7]`
-/// scores are read back.
-pub async fn predict_batch(
+/// The label tokens' scores of each of `sentences` (token ids), in one forward pass; only
+/// `[batch, labels]` scores are read back.
+pub async fn label_scores_batch(
     model: &CausalLm,
     prompt: &Tensor<2>,
     setup: &EvalSetup,
     sentences: &[&[u32]],
-) -> Result<Vec<usize>, EvalError> {
+) -> Result<Vec<Vec<f32>>, EvalError> {
     let batch = build_batch(sentences, &setup.format, model.config());
     let hidden = model.hidden_states(&batch.input, Some(prompt.clone()));
     let scores = read_f32(model.logits_at(hidden, &batch.predict_at, Some(&setup.label_ids))).await?;
-    Ok(scores.chunks(setup.label_ids.len()).map(argmax).collect())
+    Ok(scores.chunks(setup.label_ids.len()).map(<[f32]>::to_vec).collect())
 }
 
 /// Evaluates one language's test examples.

@@ -1,5 +1,5 @@
 //! Tuning a prompt on a frozen model: the soft prompt and its reparameterization (`prompt`), the training
-//! run (`train`), zero-shot evaluation per language (`eval`), the paper's length × reparameterization study
+//! run (`train`), zero-shot evaluation per language (`eval`), the prompt tried on any text (`predict`), the paper's length × reparameterization study
 //! (`study`), what a run will cost before it starts (`estimate`), and the workloads `polyprompt bench`
 //! times (`bench`).
 //!
@@ -7,6 +7,7 @@
 pub mod bench;
 pub mod estimate;
 pub mod eval;
+pub mod predict;
 pub mod prompt;
 pub mod study;
 pub mod train;

@@ -9,6 +9,7 @@ use crate::backend::{BackendInfo, EngineCheck, Preference, Speed};
 use crate::model::WeightDtype;
 use crate::task::sib200::Example;
 use crate::tuning::eval::LanguageResult;
+use crate::tuning::predict::Prediction;
 use crate::tuning::train::{Progress, RunOutcome, StepProgress, StepRecord, TrainConfig, ValidationRecord};
 
 /// The id of [`Request::Start`], the page's first message, and of its answer [`Reply::Ready`].
@@ -44,6 +45,8 @@ pub enum Request {
     Cancel,
     /// Evaluate a prompt file on one language's examples.
     Evaluate { prompt: ByteBuf, language: String, examples: Vec<Example> },
+    /// Classify texts with a prompt file: each one's topic probabilities ("Try it").
+    Predict { prompt: ByteBuf, texts: Vec<String> },
 }
 
 impl Request {
@@ -94,6 +97,7 @@ pub enum Reply {
         prompt: Option<ByteBuf>,
     },
     Evaluated(Result<LanguageResult, String>),
+    Predicted(Result<Vec<Prediction>, String>),
 }
 
 impl Reply {
@@ -142,6 +146,7 @@ mod tests {
                 language: "swh_Latn".into(),
                 examples: vec![example],
             },
+            Request::Predict { prompt: ByteBuf::from(vec![4]), texts: vec!["Habari za asubuhi".into()] },
         ];
         for (id, body) in requests.into_iter().enumerate() {
             let envelope = Envelope { id: id as u32, body };
@@ -159,6 +164,7 @@ mod tests {
             Reply::InStep(StepProgress { phase: StepPhase::Backward, layer: 3, layers: 24 }),
             Reply::Stopped { outcome: Ok(RunOutcome::Paused), prompt: Some(ByteBuf::from(vec![9])) },
             Reply::Evaluated(Ok(result)),
+            Reply::Predicted(Ok(vec![crate::tuning::predict::Prediction::from_scores(&[0.5; 7])])),
         ];
         for body in replies {
             let envelope = Envelope { id: READY_ID, body };

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use burn::tensor::Device;
+use burn::tensor::{Device, Tensor};
 use js_sys::{Reflect, Uint8Array};
 use serde_bytes::ByteBuf;
 use wasm_bindgen::prelude::*;
@@ -22,7 +22,8 @@ use crate::model::{self, ByteSource, CausalLm, LoadOptions, ModelConfig, Weights
 use crate::task::languages;
 use crate::task::sib200::Example;
 use crate::tuning::estimate::{self, StepShape};
-use crate::tuning::eval::{self, LanguageResult};
+use crate::tuning::eval::{self, EvalSetup, LanguageResult};
+use crate::tuning::predict::{Prediction, predict_texts};
 use crate::tuning::train::{READBACK_EVERY, RunOutcome, TrainControl, TrainEvent, Trainer};
 
 /// Sentences per evaluation forward pass.
@@ -164,6 +165,12 @@ fn receive(state: &Shared, data: JsValue) {
                 post(id, Reply::Evaluated(result));
             });
         }
+        Request::Predict { prompt, texts } => {
+            let Some(loaded) = state.borrow().loaded.clone() else {
+                return post(id, Reply::Predicted(Err(NO_MODEL.into())));
+            };
+            spawn_local(async move { post(id, Reply::Predicted(predict(&loaded, &prompt, &texts).await)) });
+        }
     }
 }
 
@@ -253,11 +260,23 @@ async fn drive(id: u32, state: &Shared, loaded: Loaded, mut trainer: Trainer, co
 }
 
 async fn evaluate(loaded: &Loaded, prompt: &[u8], code: &str, examples: &[Example]) -> Result<LanguageResult, String> {
-    let file = PromptFile::from_safetensors(prompt).map_err(|e| e.to_string())?;
     let language = languages::select(&[code]).map_err(|e| e.to_string())?.remove(0);
-    let setup = file.eval_setup(&loaded.tokenizer, EVAL_BATCH).map_err(|e| e.to_string())?;
-    let tensor = file.tensor(loaded.model.device());
+    let (tensor, setup) = prompt_on(loaded, prompt)?;
     eval::evaluate(&loaded.model, &loaded.tokenizer, &tensor, &setup, &language, examples, |_, _| {})
         .await
         .map_err(|e| format!("{}: {e}", language.name))
+}
+
+async fn predict(loaded: &Loaded, prompt: &[u8], texts: &[String]) -> Result<Vec<Prediction>, String> {
+    let (tensor, setup) = prompt_on(loaded, prompt)?;
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+    predict_texts(&loaded.model, &loaded.tokenizer, &tensor, &setup, &texts).await.map_err(|e| e.to_string())
+}
+
+/// A prompt file's vectors on the model's device, and how it scores, once it is known to fit the model.
+fn prompt_on(loaded: &Loaded, prompt: &[u8]) -> Result<(Tensor<2>, EvalSetup), String> {
+    let file = PromptFile::from_safetensors(prompt).map_err(|e| e.to_string())?;
+    file.check_compatible(loaded.model.config()).map_err(|e| e.to_string())?;
+    let setup = file.eval_setup(&loaded.tokenizer, EVAL_BATCH).map_err(|e| e.to_string())?;
+    Ok((file.tensor(loaded.model.device()), setup))
 }
