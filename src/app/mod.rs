@@ -143,6 +143,7 @@ pub fn App() -> impl IntoView {
                     results.set(run.results.clone());
                 }
                 runs.set(stored);
+                saved_runs::follow_other_tabs(runs);
             }
             Err(error) => save_error.set(Some(format!(
                 "Saved runs could not be read from this browser's storage ({error}): download prompt files to keep them."

@@ -1,11 +1,15 @@
 //! Runs kept in the browser: every prompt the page holds (trained, paused, cancelled, imported or opened
 //! from a link) is saved at once with its results, so a reload or a crash loses nothing; saved runs can
 //! be reopened and compared side by side. They stay until the user deletes them: none is dropped to make
-//! room (when the browser's quota is reached, saving says so). Storage: `run_store` (IndexedDB).
+//! room (when the browser's quota is reached, saving says so). Storage: `run_store` (IndexedDB), shared by
+//! every tab of the app and keyed by prompt, so no tab overwrites another's run; each tab tells the others
+//! of what it saved or deleted (a BroadcastChannel), and their lists follow without a reload.
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use wasm_bindgen::prelude::*;
+use web_sys::{BroadcastChannel, MessageEvent};
 
 use super::run_store::{self, SavedRun};
 use super::save::save_file;
@@ -52,10 +56,71 @@ pub fn save(
     list.insert(0, run.clone());
     runs.set(list);
     spawn_local(async move {
-        error.set(run_store::put(&run).await.err().map(|e| {
+        let stored = run_store::put(&run).await;
+        if stored.is_ok() {
+            tell_other_tabs(SAVED);
+        }
+        error.set(stored.err().map(|e| {
             format!("The run could not be saved in this browser ({e}): download the prompt file to keep it, or delete saved runs to make room.")
         }));
     });
+}
+
+/// The channel the app's tabs in this browser share; a message is [`SAVED`] or [`DELETED`] + the run's id.
+const CHANNEL: &str = "polyprompt-runs";
+const SAVED: &str = "saved";
+const DELETED: &str = "deleted:";
+
+thread_local! {
+    /// This tab's end of [`CHANNEL`], open for the page's life (a channel never hears its own messages).
+    static TABS: Option<BroadcastChannel> = BroadcastChannel::new(CHANNEL).ok();
+}
+
+fn tell_other_tabs(message: &str) {
+    TABS.with(|channel| {
+        if let Some(channel) = channel {
+            if let Err(error) = channel.post_message(&JsValue::from_str(message)) {
+                web_sys::console::warn_2(&"other tabs could not be told of a saved run:".into(), &error);
+            }
+        }
+    });
+}
+
+/// Keeps `runs` in step with what the app's other tabs save and delete: a deleted run leaves the list; after
+/// a save the list gains every stored run it lacks (the newer entry winning), and keeps its own runs still
+/// being written.
+pub fn follow_other_tabs(runs: RwSignal<Vec<SavedRun>>) {
+    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+        let message = event.data().as_string().unwrap_or_default();
+        if let Some(id) = message.strip_prefix(DELETED) {
+            runs.update(|list| list.retain(|r| r.id != id));
+        } else if message == SAVED {
+            spawn_local(async move {
+                match run_store::load_all().await {
+                    Ok(stored) => runs.update(|list| merge_runs(list, stored)),
+                    Err(error) => web_sys::console::warn_1(&format!("another tab's run could not be read: {error}").into()),
+                }
+            });
+        }
+    });
+    TABS.with(|channel| {
+        if let Some(channel) = channel {
+            channel.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        }
+    });
+    on_message.forget();
+}
+
+/// `list` with every run of `stored` it lacks or holds an older copy of, newest first.
+fn merge_runs(list: &mut Vec<SavedRun>, stored: Vec<SavedRun>) {
+    for run in stored {
+        match list.iter_mut().find(|r| r.id == run.id) {
+            Some(mine) if mine.saved_at >= run.saved_at => {}
+            Some(mine) => *mine = run,
+            None => list.push(run),
+        }
+    }
+    list.sort_by(|a, b| b.saved_at.total_cmp(&a.saved_at));
 }
 
 /// Deletes the run `id` if it has no results: a prompt a training run saved on its way and has since
@@ -70,8 +135,9 @@ fn delete(runs: RwSignal<Vec<SavedRun>>, id: &str) {
     runs.update(|list| list.retain(|r| r.id != id));
     let id = id.to_string();
     spawn_local(async move {
-        if let Err(error) = run_store::delete(&id).await {
-            web_sys::console::error_1(&format!("deleting saved run {id} failed: {error}").into());
+        match run_store::delete(&id).await {
+            Ok(()) => tell_other_tabs(&format!("{DELETED}{id}")),
+            Err(error) => web_sys::console::error_1(&format!("deleting saved run {id} failed: {error}").into()),
         }
     });
 }

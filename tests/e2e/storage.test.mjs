@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startServer, shots, importPrompt, promptFile, cspViolations, withBrowser } from './browser.mjs';
+import { startServer, shots, importPrompt, promptFile, cspViolations, storedRunCount, withBrowser } from './browser.mjs';
 
 let server;
 before(async () => { server = await startServer(); });
@@ -123,5 +123,28 @@ test('ticked saved runs compare side by side and export as CSV', { timeout: 120_
       'swh_Latn,"Swahili","Niger-Congo, Bantu","Latn",0.2500,',
       'mean,,,,0.3750,0.7500',
     ]);
+  });
+});
+
+test('two tabs save runs side by side, and each list shows the other tab\'s runs without a reload', { timeout: 120_000 }, async () => {
+  await withBrowser({ webgpu: false, failure: 'two-tabs-failure.png' }, async (browser) => {
+    const first = browser.page;
+    const second = await browser.context.newPage();
+    await first.goto(server.url);
+    await second.goto(server.url);
+    // Each tab saves its own prompts (an import saves a run, as training does).
+    await importPrompt(first, 2, 11);
+    await importPrompt(second, 3, 12);
+    await importPrompt(first, 5, 13);
+    for (const page of [first, second]) {
+      await page.waitForFunction(() => document.querySelectorAll('[data-testid=saved-run]').length === 3, null, { timeout: 30_000 });
+    }
+    assert.equal(await storedRunCount(first), 3, 'neither tab overwrote the other\'s run');
+    // A run deleted in one tab leaves the other's list too.
+    const removed = first.getByTestId('saved-run').filter({ hasText: 'L3 ·' });
+    await removed.getByRole('button', { name: /^Delete/ }).click();
+    await second.waitForFunction(() => ![...document.querySelectorAll('[data-testid=saved-run]')].some((li) => li.textContent.includes('L3 ·')), null, { timeout: 30_000 });
+    assert.equal(await second.getByTestId('saved-run').count(), 2);
+    await second.screenshot({ path: path.join(shots, 'two-tabs.png'), fullPage: true });
   });
 });
