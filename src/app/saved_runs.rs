@@ -78,10 +78,8 @@ thread_local! {
 
 fn tell_other_tabs(message: &str) {
     TABS.with(|channel| {
-        if let Some(channel) = channel {
-            if let Err(error) = channel.post_message(&JsValue::from_str(message)) {
-                web_sys::console::warn_2(&"other tabs could not be told of a saved run:".into(), &error);
-            }
+        if let Some(Err(error)) = channel.as_ref().map(|c| c.post_message(&JsValue::from_str(message))) {
+            web_sys::console::warn_2(&"other tabs could not be told of a saved run:".into(), &error);
         }
     });
 }
@@ -98,7 +96,9 @@ pub fn follow_other_tabs(runs: RwSignal<Vec<SavedRun>>) {
             spawn_local(async move {
                 match run_store::load_all().await {
                     Ok(stored) => runs.update(|list| merge_runs(list, stored)),
-                    Err(error) => web_sys::console::warn_1(&format!("another tab's run could not be read: {error}").into()),
+                    Err(error) => {
+                        web_sys::console::warn_1(&format!("another tab's run could not be read: {error}").into())
+                    }
                 }
             });
         }

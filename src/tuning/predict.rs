@@ -30,8 +30,11 @@ impl Prediction {
         let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         let exp: Vec<f32> = scores.iter().map(|&s| (s - max).exp()).collect();
         let sum: f32 = exp.iter().sum();
-        let probabilities =
-            CATEGORIES.iter().zip(exp).map(|(topic, e)| TopicProbability { topic: topic.to_string(), probability: e / sum }).collect();
+        let probabilities = CATEGORIES
+            .iter()
+            .zip(exp)
+            .map(|(topic, e)| TopicProbability { topic: topic.to_string(), probability: e / sum })
+            .collect();
         Prediction { label: CATEGORIES[argmax(scores)].into(), probabilities }
     }
 }
