@@ -13,6 +13,7 @@ mod predict;
 mod progress;
 mod random_model;
 mod sweep;
+mod sweep_plan;
 mod train;
 
 use std::path::PathBuf;
@@ -40,7 +41,8 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Classify sentences with a prompt: each one's topic and the 7 topics' probabilities.
     Predict(predict::PredictArgs),
-    /// The paper's study: train and evaluate every prompt length × reparameterization on/off.
+    /// The paper's study: train and evaluate every prompt length × reparameterization on/off (× seeds),
+    /// here one after another, or as a plan of independent cells for Slurm or any scheduler.
     Sweep(sweep::SweepArgs),
     /// Describe a model directory in the hub's layout: architecture, parameters, memory per dtype.
     Inspect {

@@ -4,7 +4,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use polyprompt::backend::{self, BackendInfo, Preference};
 use polyprompt::model::tokenizer::TextTokenizer;
-use polyprompt::model::{self, CausalLm, LoadOptions, recorded_name};
+use polyprompt::model::{self, CausalLm, LoadOptions, WeightDtype, recorded_name};
 
 use crate::args::ModelFolderArgs;
 
@@ -17,16 +17,21 @@ pub struct Loaded {
 }
 
 pub fn load(args: &ModelFolderArgs, base_model: Option<String>) -> Result<Loaded> {
-    let (device, info, _) = pollster::block_on(backend::init(if args.gpu { Preference::Gpu } else { Preference::Cpu }));
+    load_folder(&args.model, args.gpu, args.dtype.map(Into::into), base_model)
+}
+
+/// The model in `dir` on the CPU (or the GPU), its weights stored as `dtype` (default: as the file has them).
+pub fn load_folder(dir: &Path, gpu: bool, dtype: Option<WeightDtype>, base_model: Option<String>) -> Result<Loaded> {
+    let (device, info, _) = pollster::block_on(backend::init(if gpu { Preference::Gpu } else { Preference::Cpu }));
     eprintln!("device: {}", info.label());
-    let options = LoadOptions { dtype: args.dtype.map(Into::into), ..LoadOptions::default() };
-    let model = model::load_dir(&args.model, &device, &options)
-        .with_context(|| format!("cannot load the model in {}", args.model.display()))?;
-    let path = args.model.join("tokenizer.json");
+    let options = LoadOptions { dtype, ..LoadOptions::default() };
+    let model =
+        model::load_dir(dir, &device, &options).with_context(|| format!("cannot load the model in {}", dir.display()))?;
+    let path = dir.join("tokenizer.json");
     let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
     let tokenizer = TextTokenizer::from_bytes(&bytes).with_context(|| format!("in {}", path.display()))?;
     tokenizer.check_against(model.config()).with_context(|| format!("{} does not fit the model", path.display()))?;
-    let base_model = base_model.unwrap_or_else(|| hub_id(&args.model));
+    let base_model = base_model.unwrap_or_else(|| hub_id(dir));
     Ok(Loaded { model, tokenizer, base_model, backend: info })
 }
 

@@ -87,27 +87,60 @@ pub fn comparison_table(study: &[StudyResult]) -> String {
     table
 }
 
+/// One line of a study chart: mean accuracy against prompt length, with its spread over seeds if any.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Series {
+    pub name: String,
+    /// (prompt length, mean accuracy, standard deviation over seeds), by length.
+    pub points: Vec<(usize, f64, f64)>,
+}
+
 /// The study as an SVG line chart: mean accuracy over the evaluated languages against prompt length, one
-/// line per reparameterization setting, chance level (1/7) dashed. (Its margin constants look like the
-/// app's loss chart's; each chart has its own geometry, so they are not shared.)
+/// line per reparameterization setting, chance level (1/7) dashed.
 pub fn chart_svg(study: &[StudyResult], title: &str) -> String {
-    const WIDTH: f64 = 640.0;
-    const HEIGHT: f64 = 360.0;
-    // Margins: axis labels on the left and bottom, the legend on the right.
-    const LEFT: f64 = 56.0;
-    const RIGHT: f64 = 150.0;
-    const TOP: f64 = 40.0;
-    const BOTTOM: f64 = 48.0;
-    const COLOURS: [&str; 4] = ["#1f6feb", "#d1242f", "#1a7f37", "#8250df"];
-    let mut lengths: Vec<usize> = study.iter().map(|s| s.cell.length).collect();
-    lengths.sort_unstable();
-    lengths.dedup();
     let mut settings: Vec<Option<usize>> = Vec::new();
     for s in study {
         if !settings.contains(&s.cell.reparam_hidden) {
             settings.push(s.cell.reparam_hidden);
         }
     }
+    let series: Vec<Series> = settings
+        .iter()
+        .map(|setting| Series {
+            name: setting_name(*setting),
+            points: study
+                .iter()
+                .filter(|s| s.cell.reparam_hidden == *setting)
+                .map(|s| (s.cell.length, mean_accuracy(&s.results), 0.0))
+                .collect(),
+        })
+        .collect();
+    line_chart_svg(&series, title)
+}
+
+/// "prompt" or "prompt + MLP 200": a legend entry.
+pub fn setting_name(reparam_hidden: Option<usize>) -> String {
+    match reparam_hidden {
+        None => "prompt".to_string(),
+        Some(h) => format!("prompt + MLP {h}"),
+    }
+}
+
+/// Lines of mean accuracy against prompt length (lengths evenly spaced, as the paper's plots), with error
+/// bars of ± one standard deviation where it is above zero, and chance (1/7) dashed. (Its margin constants
+/// look like the app's loss chart's; each chart has its own geometry, so they are not shared.)
+pub fn line_chart_svg(series: &[Series], title: &str) -> String {
+    const WIDTH: f64 = 640.0;
+    const HEIGHT: f64 = 360.0;
+    // Margins: axis labels on the left and bottom, the legend on the right.
+    const LEFT: f64 = 56.0;
+    const RIGHT: f64 = 190.0;
+    const TOP: f64 = 40.0;
+    const BOTTOM: f64 = 48.0;
+    const COLOURS: [&str; 6] = ["#1f6feb", "#d1242f", "#1a7f37", "#8250df", "#b45309", "#0e7490"];
+    let mut lengths: Vec<usize> = series.iter().flat_map(|s| s.points.iter().map(|p| p.0)).collect();
+    lengths.sort_unstable();
+    lengths.dedup();
     let plot_w = WIDTH - LEFT - RIGHT;
     let plot_h = HEIGHT - TOP - BOTTOM;
     let x = |length: usize| {
@@ -153,37 +186,41 @@ pub fn chart_svg(study: &[StudyResult], title: &str) -> String {
         HEIGHT - 8.0,
         TOP + plot_h / 2.0
     ));
-    for (i, setting) in settings.iter().enumerate() {
+    for (i, line) in series.iter().enumerate() {
         let colour = COLOURS[i % COLOURS.len()];
-        let mut points: Vec<(usize, f64)> = study
-            .iter()
-            .filter(|s| s.cell.reparam_hidden == *setting)
-            .map(|s| (s.cell.length, mean_accuracy(&s.results)))
-            .collect();
+        let mut points = line.points.clone();
         points.sort_by_key(|p| p.0);
-        let path: Vec<String> = points.iter().map(|&(l, a)| format!("{:.1},{:.1}", x(l), y(a))).collect();
+        let path: Vec<String> = points.iter().map(|&(l, a, _)| format!("{:.1},{:.1}", x(l), y(a))).collect();
         svg.push_str(&format!(
             "<polyline points=\"{}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\"/>\n",
             path.join(" ")
         ));
-        for &(l, a) in &points {
+        for &(l, a, sd) in &points {
+            if sd > 0.0 {
+                let (cx, low, high) = (x(l), y(a - sd), y(a + sd));
+                svg.push_str(&format!(
+                    "<path class=\"error-bar\" d=\"M{cx:.1},{low:.1}V{high:.1}M{:.1},{low:.1}H{:.1}M{:.1},{high:.1}H{:.1}\" stroke=\"{colour}\"/>\n",
+                    cx - 4.0,
+                    cx + 4.0,
+                    cx - 4.0,
+                    cx + 4.0
+                ));
+            }
+            let spread = if sd > 0.0 { format!(" ± {sd:.3}") } else { String::new() };
             svg.push_str(&format!(
-                "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3.5\" fill=\"{colour}\"><title>L{l}: {a:.3}</title></circle>\n",
+                "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"3.5\" fill=\"{colour}\"><title>L{l}: {a:.3}{spread}</title></circle>\n",
                 x(l),
                 y(a)
             ));
         }
-        let legend = match setting {
-            None => "prompt".to_string(),
-            Some(h) => format!("prompt + MLP {h}"),
-        };
         let ly = TOP + 20.0 * i as f64 + 10.0;
         svg.push_str(&format!(
-            "<rect x=\"{}\" y=\"{:.1}\" width=\"14\" height=\"4\" fill=\"{colour}\"/><text x=\"{}\" y=\"{:.1}\">{legend}</text>\n",
+            "<rect x=\"{}\" y=\"{:.1}\" width=\"14\" height=\"4\" fill=\"{colour}\"/><text x=\"{}\" y=\"{:.1}\">{}</text>\n",
             LEFT + plot_w + 10.0,
             ly - 4.0,
             LEFT + plot_w + 30.0,
-            ly + 1.0
+            ly + 1.0,
+            escape(&line.name)
         ));
     }
     svg.push_str("</svg>\n");
