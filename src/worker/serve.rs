@@ -77,6 +77,17 @@ fn memory(state: &Shared) -> WorkerMemory {
     WorkerMemory { wasm_bytes, gpu_bytes, gpu_peak_bytes: gpu_bytes.map(|_| s.gpu_peak_bytes) }
 }
 
+/// The name of the performance mark the worker sets at each report of training steps: they show in the
+/// browser's performance tools on the worker's track, and `responsive.test.mjs` counts them while the page's
+/// thread is frozen to show that the steps do not need it.
+const STEPS_MARK: &str = "polyprompt-steps";
+
+fn mark_steps() {
+    if let Some(performance) = scope().performance() {
+        let _ = performance.mark(STEPS_MARK);
+    }
+}
+
 fn scope() -> DedicatedWorkerGlobalScope {
     js_sys::global().unchecked_into()
 }
@@ -236,6 +247,7 @@ async fn drive(id: u32, state: &Shared, loaded: Loaded, mut trainer: Trainer, co
         .run(&loaded.model, &control, READBACK_EVERY, |event, now| match event {
             TrainEvent::Steps { records, progress } => {
                 memory(state);
+                mark_steps();
                 post(id, Reply::Steps { records, progress })
             }
             TrainEvent::Validation { record, improved } => {

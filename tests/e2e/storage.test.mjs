@@ -126,7 +126,7 @@ test('ticked saved runs compare side by side and export as CSV', { timeout: 120_
   });
 });
 
-test('two tabs save runs side by side, and each list shows the other tab\'s runs without a reload', { timeout: 120_000 }, async () => {
+test('two-tabs: two tabs save runs side by side, and each list shows the other tab\'s runs without a reload', { timeout: 120_000 }, async () => {
   await withBrowser({ webgpu: false, failure: 'two-tabs-failure.png' }, async (browser) => {
     const first = browser.page;
     const second = await browser.context.newPage();

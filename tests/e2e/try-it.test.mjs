@@ -19,7 +19,7 @@ async function shownPrediction(page) {
 }
 
 for (const webgpu of [false, true]) {
-  test(`try it on any sentence (${webgpu ? 'WebGPU' : 'CPU fallback'})`, { timeout: 240_000 }, async () => {
+  test(`try-it: a sentence in any language (${webgpu ? 'WebGPU' : 'CPU fallback'})`, { timeout: 240_000 }, async () => {
     await withBrowser({ webgpu, failure: `try-it-${webgpu ? 'webgpu' : 'cpu'}-failure.png` }, async ({ page }) => {
       await page.goto(server.url);
       const status = page.getByTestId('try-status');
