@@ -1,4 +1,6 @@
-//! Downloads with progress, kept in the browser's Cache Storage so a reload does not fetch again.
+//! Downloads with progress, kept in the browser's Cache Storage so a reload does not fetch again. Each
+//! stored file has a record of its length and SHA-256 beside it; a cached copy that no longer matches (a
+//! write cut off, a file changed on disk) is dropped and downloaded again, and the progress row says so.
 use js_sys::{Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -15,6 +17,8 @@ pub struct Progress {
     pub total: Option<u64>,
     pub bytes_per_second: f64,
     pub from_cache: bool,
+    /// Why the file is being downloaded again: its cached copy was damaged.
+    pub note: Option<String>,
 }
 
 impl Progress {
@@ -33,21 +37,38 @@ pub enum DownloadError {
     Interrupted { url: String, received: u64, detail: String },
 }
 
-/// Fetches `url`, from Cache Storage when it is there, reporting progress; stores what it fetched.
-/// A cache that cannot be opened or written (private mode, quota full) only costs the caching. The bytes
-/// stay in JavaScript memory (see [`read_body`]); small files are copied out with `to_vec`.
+/// Fetches `url`, from Cache Storage when it is there and intact, reporting progress; stores what it
+/// fetched with its length and SHA-256. A cache that cannot be opened or written (private mode, quota
+/// full) only costs the caching. The bytes stay in JavaScript memory (see [`read_body`]); small files are
+/// copied out with `to_vec`.
 pub async fn fetch_cached(url: &str, on_progress: &dyn Fn(Progress)) -> Result<Uint8Array, DownloadError> {
     let cache = open_cache().await;
+    let mut damaged = None;
     if let Some(cache) = &cache
         && let Some(hit) = cached_response(cache, url).await
     {
-        let bytes = read_body(url, hit, &|mut p| {
+        let header_length = content_length(&hit);
+        let read = read_body(url, hit, &|mut p| {
             p.from_cache = true;
             on_progress(p)
         })
-        .await?;
-        return Ok(bytes);
+        .await;
+        match read {
+            Ok(bytes) => match check_cached(cache, url, &bytes, header_length).await {
+                Ok(()) => return Ok(bytes),
+                Err(reason) => damaged = Some(reason),
+            },
+            Err(error) => damaged = Some(error.to_string()),
+        }
+        web_sys::console::warn_1(&format!("dropped a damaged cached copy of {url}: {damaged:?}").into());
+        let _ = JsFuture::from(cache.delete_with_str(url)).await;
+        let _ = JsFuture::from(cache.delete_with_str(&record_key(url))).await;
     }
+    let note = damaged.map(|reason| format!("its cached copy was damaged ({reason}), so it is downloaded again"));
+    let on_progress = |mut p: Progress| {
+        p.note = note.clone();
+        on_progress(p)
+    };
     let network = |detail: JsValue| DownloadError::Network { url: url.into(), detail: js_message(&detail) };
     let window = web_sys::window().expect("a browser window");
     let response: Response = JsFuture::from(window.fetch_with_str(url)).await.map_err(network)?.unchecked_into();
@@ -62,15 +83,81 @@ pub async fn fetch_cached(url: &str, on_progress: &dyn Fn(Progress)) -> Result<U
         return Err(DownloadError::Status { url: url.into(), status: response.status(), hint });
     }
     // Cache a tee of the stream while reading the other half: one network read, no second copy here.
-    if let (Some(cache), Ok(copy)) = (&cache, response.clone()) {
-        let put = cache.put_with_str(url, &copy);
+    let put = cache.as_ref().zip(response.clone().ok()).map(|(cache, copy)| cache.put_with_str(url, &copy));
+    let bytes = read_body(url, response, &on_progress).await?;
+    if let (Some(cache), Some(put)) = (cache, put) {
+        // Hashed now: the caller may transfer the buffer away.
+        let record = StoredRecord { length: bytes.length().into(), sha256: sha256_hex(&bytes).await };
+        let url = url.to_string();
         wasm_bindgen_futures::spawn_local(async move {
-            if let Err(e) = JsFuture::from(put).await {
-                web_sys::console::warn_1(&format!("not cached (storage full?): {}", js_message(&e)).into());
+            match JsFuture::from(put).await {
+                // The record only once the file itself is stored.
+                Ok(_) => {
+                    if let Err(e) = store_record(&cache, &url, &record).await {
+                        web_sys::console::warn_1(&format!("no integrity record for {url}: {}", js_message(&e)).into());
+                    }
+                }
+                Err(e) => web_sys::console::warn_1(&format!("not cached (storage full?): {}", js_message(&e)).into()),
             }
         });
     }
-    read_body(url, response, on_progress).await
+    Ok(bytes)
+}
+
+/// What was known of a cached file when it was stored.
+#[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+struct StoredRecord {
+    length: u64,
+    /// Absent where the page could not hash (Web Crypto needs a secure context).
+    sha256: Option<String>,
+}
+
+/// Where a file's record lives in the cache: a URL of its own (a fragment would not do: Cache Storage
+/// ignores fragments when it matches).
+fn record_key(url: &str) -> String {
+    format!("https://polyprompt.invalid/stored?url={}", js_sys::encode_uri_component(url))
+}
+
+async fn store_record(cache: &Cache, url: &str, record: &StoredRecord) -> Result<(), JsValue> {
+    let text = serde_json::to_string(record).map_err(|e| JsValue::from_str(&e.to_string()))?;
+    let response = Response::new_with_opt_str(Some(&text))?;
+    JsFuture::from(cache.put_with_str(&record_key(url), &response)).await.map(|_| ())
+}
+
+/// Whether a cached copy is the file that was stored: its record's length and SHA-256, or, for an entry
+/// with no record (stored by an earlier version, or the page closed before the record was written), the
+/// `Content-Length` it was served with.
+async fn check_cached(cache: &Cache, url: &str, bytes: &Uint8Array, header_length: Option<u64>) -> Result<(), String> {
+    let length = u64::from(bytes.length());
+    let record = match cached_response(cache, &record_key(url)).await {
+        Some(response) => match response.text().map(JsFuture::from) {
+            Ok(text) => text.await.ok().and_then(|t| t.as_string()).and_then(|t| serde_json::from_str::<StoredRecord>(&t).ok()),
+            Err(_) => None,
+        },
+        None => None,
+    };
+    let expected = record.as_ref().map(|r| r.length).or(header_length);
+    if let Some(expected) = expected.filter(|&e| e != length) {
+        return Err(format!("{length} of {expected} bytes"));
+    }
+    if let Some(StoredRecord { sha256: Some(stored), .. }) = &record
+        && let Some(actual) = sha256_hex(bytes).await
+        && &actual != stored
+    {
+        return Err("its SHA-256 does not match what was stored".into());
+    }
+    Ok(())
+}
+
+/// The SHA-256 of `bytes` in hex, by the browser's Web Crypto (native speed); `None` where it is missing.
+async fn sha256_hex(bytes: &Uint8Array) -> Option<String> {
+    let subtle = web_sys::window()?.crypto().ok()?.subtle();
+    let digest = JsFuture::from(subtle.digest_with_str_and_buffer_source("SHA-256", bytes).ok()?).await.ok()?;
+    Some(Uint8Array::new(&digest).to_vec().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn content_length(response: &Response) -> Option<u64> {
+    response.headers().get("content-length").ok().flatten().and_then(|v| v.parse().ok())
 }
 
 /// Reads a file the user picked, through the same stream reader as downloads (progress, no second copy).
@@ -102,7 +189,7 @@ async fn cached_response(cache: &Cache, url: &str) -> Option<Response> {
 /// to hold them, would never shrink. With a `Content-Length` the buffer is allocated once and filled;
 /// without one (or with a wrong one) the chunks are kept and joined at the end.
 async fn read_body(url: &str, response: Response, on_progress: &dyn Fn(Progress)) -> Result<Uint8Array, DownloadError> {
-    let total = response.headers().get("content-length").ok().flatten().and_then(|v| v.parse::<u64>().ok());
+    let total = content_length(&response);
     let started = now_ms();
     let mut last_report = f64::NEG_INFINITY;
     let broke = |received: u64, detail: String| DownloadError::Interrupted { url: url.into(), received, detail };
@@ -157,7 +244,7 @@ async fn read_body(url: &str, response: Response, on_progress: &dyn Fn(Progress)
 
 fn report(received: u64, total: Option<u64>, started: f64, on_progress: &dyn Fn(Progress)) {
     let seconds = ((now_ms() - started) / 1000.0).max(1e-3);
-    on_progress(Progress { received, total, bytes_per_second: received as f64 / seconds, from_cache: false });
+    on_progress(Progress { received, total, bytes_per_second: received as f64 / seconds, from_cache: false, note: None });
 }
 
 fn now_ms() -> f64 {

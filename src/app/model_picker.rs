@@ -204,6 +204,7 @@ fn DownloadRow(row: FileRow) -> impl IntoView {
         Some(p) => (p.received, p.total, p.bytes_per_second, p.from_cache),
         None => (0, None, 0.0, false),
     };
+    let note = row.progress.as_ref().and_then(|p| p.note.clone());
     let detail = match (cached, total) {
         (true, _) => format!("{} · cached ✓", format::bytes(received)),
         (false, Some(total)) => {
@@ -219,6 +220,7 @@ fn DownloadRow(row: FileRow) -> impl IntoView {
             <progress max="1" aria-label=format!("{} downloaded", row.name)
                 value=row.progress.as_ref().and_then(Progress::fraction)
                 .unwrap_or(if row.done { 1.0 } else { 0.0 })></progress>
+            {note.map(|note| view! { <span class="download-note" data-testid="download-note">{note}</span> })}
         </li>
     }
 }
