@@ -38,20 +38,29 @@ fn s(path: &Path) -> &str {
 }
 
 /// The grid both the plan and the one-machine sweep run: 2 lengths × reparameterization off/on.
-const GRID: [&str; 10] =
-    ["--lengths", "1,3", "--reparam", "off,on", "--reparam-hidden", "8", "--max-steps", "3", "--languages", "eng_Latn,swh_Latn"];
+const GRID: [&str; 10] = [
+    "--lengths",
+    "1,3",
+    "--reparam",
+    "off,on",
+    "--reparam-hidden",
+    "8",
+    "--max-steps",
+    "3",
+    "--languages",
+    "eng_Latn,swh_Latn",
+];
 
 #[test]
 fn cells_run_anywhere_skip_when_complete_and_merge_to_the_one_machine_sweep() {
     let dir = scratch("plan");
     let model = root().join("tests/fixtures/tiny-xglm");
     let data = root().join("../shared/data/sib200");
-    let plan_args = [&["sweep", "--plan", s(&dir), "--model", s(&model), "--data", s(&data)][..], &GRID, &[
-        "--seeds",
-        "0,1",
-        "--slurm-throttle",
-        "3",
-    ]]
+    let plan_args = [
+        &["sweep", "--plan", s(&dir), "--model", s(&model), "--data", s(&data)][..],
+        &GRID,
+        &["--seeds", "0,1", "--slurm-throttle", "3"],
+    ]
     .concat();
     succeed(&plan_args);
     let plan = json(&dir.join("plan.json"));
@@ -79,7 +88,8 @@ fn cells_run_anywhere_skip_when_complete_and_merge_to_the_one_machine_sweep() {
     let merged = json(&dir.join("results.json"));
     assert_eq!(merged["missing"].as_array().unwrap().len(), 1);
     assert_eq!(merged["missing"][0]["index"], 5);
-    let seeds: Vec<usize> = merged["runs"].as_array().unwrap().iter().map(|r| r["seeds"].as_array().unwrap().len()).collect();
+    let seeds: Vec<usize> =
+        merged["runs"].as_array().unwrap().iter().map(|r| r["seeds"].as_array().unwrap().len()).collect();
     assert_eq!(seeds, [2, 2, 1, 2], "cell 5 is L3 + MLP8, seed 1");
     assert!(std::fs::read_to_string(dir.join("results.md")).unwrap().contains("- cell 5 ("));
 
@@ -112,7 +122,19 @@ fn a_failing_cell_is_recorded_and_the_merge_reports_it() {
     let broken = scratch("broken-model");
     std::fs::copy(root().join("tests/fixtures/tiny-bloom/config.json"), broken.join("config.json")).unwrap();
     let data = root().join("../shared/data/sib200");
-    succeed(&["sweep", "--plan", s(&dir), "--model", s(&broken), "--data", s(&data), "--lengths", "2", "--reparam", "off"]);
+    succeed(&[
+        "sweep",
+        "--plan",
+        s(&dir),
+        "--model",
+        s(&broken),
+        "--data",
+        s(&data),
+        "--lengths",
+        "2",
+        "--reparam",
+        "off",
+    ]);
     let output = polyprompt(&["sweep", "--cell", "0", s(&dir)]);
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);

@@ -131,7 +131,9 @@ async fn check_cached(cache: &Cache, url: &str, bytes: &Uint8Array, header_lengt
     let length = u64::from(bytes.length());
     let record = match cached_response(cache, &record_key(url)).await {
         Some(response) => match response.text().map(JsFuture::from) {
-            Ok(text) => text.await.ok().and_then(|t| t.as_string()).and_then(|t| serde_json::from_str::<StoredRecord>(&t).ok()),
+            Ok(text) => {
+                text.await.ok().and_then(|t| t.as_string()).and_then(|t| serde_json::from_str::<StoredRecord>(&t).ok())
+            }
             Err(_) => None,
         },
         None => None,
@@ -244,7 +246,13 @@ async fn read_body(url: &str, response: Response, on_progress: &dyn Fn(Progress)
 
 fn report(received: u64, total: Option<u64>, started: f64, on_progress: &dyn Fn(Progress)) {
     let seconds = ((now_ms() - started) / 1000.0).max(1e-3);
-    on_progress(Progress { received, total, bytes_per_second: received as f64 / seconds, from_cache: false, note: None });
+    on_progress(Progress {
+        received,
+        total,
+        bytes_per_second: received as f64 / seconds,
+        from_cache: false,
+        note: None,
+    });
 }
 
 fn now_ms() -> f64 {

@@ -43,7 +43,7 @@ enum Command {
     Predict(predict::PredictArgs),
     /// The paper's study: train and evaluate every prompt length × reparameterization on/off (× seeds),
     /// here one after another, or as a plan of independent cells for Slurm or any scheduler.
-    Sweep(sweep::SweepArgs),
+    Sweep(Box<sweep::SweepArgs>),
     /// Describe a model directory in the hub's layout: architecture, parameters, memory per dtype.
     Inspect {
         /// Folder with config.json (and tokenizer.json, weights) as on the Hugging Face hub.
@@ -64,7 +64,7 @@ fn main() -> Result<()> {
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Predict(args) => predict::run(args),
-        Command::Sweep(args) => sweep::run(args),
+        Command::Sweep(args) => sweep::run(*args),
         Command::Inspect { model } => inspect::run(&model),
         Command::Convert(args) => convert::run(args),
         Command::RandomModel(args) => random_model::run(args),

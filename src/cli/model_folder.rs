@@ -25,8 +25,8 @@ pub fn load_folder(dir: &Path, gpu: bool, dtype: Option<WeightDtype>, base_model
     let (device, info, _) = pollster::block_on(backend::init(if gpu { Preference::Gpu } else { Preference::Cpu }));
     eprintln!("device: {}", info.label());
     let options = LoadOptions { dtype, ..LoadOptions::default() };
-    let model =
-        model::load_dir(dir, &device, &options).with_context(|| format!("cannot load the model in {}", dir.display()))?;
+    let model = model::load_dir(dir, &device, &options)
+        .with_context(|| format!("cannot load the model in {}", dir.display()))?;
     let path = dir.join("tokenizer.json");
     let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
     let tokenizer = TextTokenizer::from_bytes(&bytes).with_context(|| format!("in {}", path.display()))?;

@@ -116,7 +116,11 @@ fn run_here(args: &SweepArgs, out: &Path) -> Result<()> {
         std::fs::create_dir_all(&dir)?;
         if outcome != RunOutcome::Finished {
             write_prompt(&dir, &file, loaded.model.config())?;
-            bail!("stopped during {}: finished runs and this run's prompt so far are in {}", cell.label(), out.display());
+            bail!(
+                "stopped during {}: finished runs and this run's prompt so far are in {}",
+                cell.label(),
+                out.display()
+            );
         }
         let results = evaluate_prompt(&loaded, &file, data, &languages, 32)?;
         file.metadata.results = serde_json::to_value(&results)?;

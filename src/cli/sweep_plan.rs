@@ -81,10 +81,10 @@ pub fn write_plan(args: &SweepArgs, dir: &Path) -> Result<()> {
     plan.dtype = args.dtype.map(Into::into);
     let dir = absolute(dir)?;
     // A cell's number must keep meaning the same run: a folder keeps the plan it was made with.
-    if let Ok(earlier) = read_plan(&dir) {
-        if earlier != plan {
-            bail!("{} already holds another plan: choose a new folder (or delete that one)", dir.display());
-        }
+    if let Ok(earlier) = read_plan(&dir)
+        && earlier != plan
+    {
+        bail!("{} already holds another plan: choose a new folder (or delete that one)", dir.display());
     }
     std::fs::create_dir_all(dir.join("logs"))?;
     write_atomically(&dir.join(PLAN), serde_json::to_string_pretty(&plan)?.as_bytes())?;
@@ -131,7 +131,12 @@ impl SlurmScripts<'_> {
             self.slurm.slurm_time
         );
         self.resources(&mut script);
-        let _ = writeln!(script, "exec '{}' sweep --cell \"$SLURM_ARRAY_TASK_ID\" '{}'", self.program.display(), self.dir.display());
+        let _ = writeln!(
+            script,
+            "exec '{}' sweep --cell \"$SLURM_ARRAY_TASK_ID\" '{}'",
+            self.program.display(),
+            self.dir.display()
+        );
         script
     }
 
@@ -296,8 +301,9 @@ fn cell_state(out: &Path) -> Result<CellState> {
 
 fn read_plan(dir: &Path) -> Result<Plan> {
     let path = dir.join(PLAN);
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("cannot read {}: make one with `polyprompt sweep --plan {}`", path.display(), dir.display()))?;
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!("cannot read {}: make one with `polyprompt sweep --plan {}`", path.display(), dir.display())
+    })?;
     let plan: Plan = serde_json::from_str(&text).with_context(|| format!("{} is not a sweep plan", path.display()))?;
     if plan.version != PLAN_VERSION {
         bail!("{} is a version {} plan; this polyprompt reads version {PLAN_VERSION}", path.display(), plan.version);

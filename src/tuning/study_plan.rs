@@ -59,7 +59,14 @@ impl Plan {
                 for &seed in seeds {
                     let index = cells.len();
                     let dir = format!("cells/{index:04}-{}-{}-s{seed}", slug(model_name), cell.slug());
-                    cells.push(PlannedCell { index, model: model.clone(), model_name: model_name.clone(), cell, seed, dir });
+                    cells.push(PlannedCell {
+                        index,
+                        model: model.clone(),
+                        model_name: model_name.clone(),
+                        cell,
+                        seed,
+                        dir,
+                    });
                 }
             }
         }
@@ -142,8 +149,12 @@ pub fn merge(plan: &Plan, states: &[CellState], log_of: impl Fn(usize) -> Option
     let mut merged = MergedStudy { runs: Vec::new(), failed: Vec::new(), missing: Vec::new() };
     let mut groups: Vec<(String, StudyCell, Vec<&CellResult>)> = Vec::new();
     for (planned, state) in plan.cells.iter().zip(states) {
-        let unfinished =
-            |error| UnfinishedCell { index: planned.index, dir: planned.dir.clone(), error, log: log_of(planned.index) };
+        let unfinished = |error| UnfinishedCell {
+            index: planned.index,
+            dir: planned.dir.clone(),
+            error,
+            log: log_of(planned.index),
+        };
         match state {
             CellState::Complete(result) => {
                 match groups.iter_mut().find(|(m, c, _)| *m == planned.model_name && *c == planned.cell) {
@@ -217,7 +228,9 @@ impl MergedStudy {
             }
             table.push('\n');
         }
-        for (heading, cells) in [("Failed", &self.failed), ("Missing (not run, still running, or killed)", &self.missing)] {
+        for (heading, cells) in
+            [("Failed", &self.failed), ("Missing (not run, still running, or killed)", &self.missing)]
+        {
             if !cells.is_empty() {
                 table.push_str(&format!("\n{heading}:\n"));
                 for cell in cells {
@@ -253,7 +266,15 @@ mod tests {
 
     fn plan() -> Plan {
         let models = [("/m/tiny-xglm".to_string(), "tiny-xglm".to_string())];
-        Plan::new(&models, &[1, 4], &[None, Some(8)], &[0, 1], TrainConfig::paper(10), "/d".into(), vec!["eng_Latn".into()])
+        Plan::new(
+            &models,
+            &[1, 4],
+            &[None, Some(8)],
+            &[0, 1],
+            TrainConfig::paper(10),
+            "/d".into(),
+            vec!["eng_Latn".into()],
+        )
     }
 
     /// `correct` of four English sentences right.
@@ -311,12 +332,16 @@ mod tests {
         assert_eq!(merged.runs[1].seeds, [0], "the failed seed is left out");
         assert_eq!(merged.runs[1].sd, 0.0);
         assert_eq!((merged.runs[2].mean_accuracy, merged.runs[2].sd), (1.0, 0.0));
-        let failed = UnfinishedCell { index: 3, dir: plan.cells[3].dir.clone(), error: Some("out of memory".into()), log: None };
+        let failed =
+            UnfinishedCell { index: 3, dir: plan.cells[3].dir.clone(), error: Some("out of memory".into()), log: None };
         assert_eq!(merged.failed, [failed]);
         assert_eq!(merged.missing.iter().map(|c| c.index).collect::<Vec<_>>(), [6]);
 
         let table = merged.markdown();
-        assert!(table.contains("| English (eng_Latn) | 0.500 ± 0.354 | 0.500 ± 0.000 | 1.000 ± 0.000 | 0.000 ± 0.000 |"), "{table}");
+        assert!(
+            table.contains("| English (eng_Latn) | 0.500 ± 0.354 | 0.500 ± 0.000 | 1.000 ± 0.000 | 0.000 ± 0.000 |"),
+            "{table}"
+        );
         assert!(table.contains("- cell 3 (cells/0003-tiny-xglm-l1-mlp8-s1): out of memory"), "{table}");
         assert!(table.contains("- cell 6 (cells/0006-tiny-xglm-l4-mlp8-s0) · log logs/cell-6.out"), "{table}");
         let svg = merged.chart_svg("study");
