@@ -90,7 +90,7 @@ fn cells_run_anywhere_skip_when_complete_and_merge_to_the_one_machine_sweep() {
     assert_eq!(merged["missing"][0]["index"], 5);
     let seeds: Vec<usize> =
         merged["runs"].as_array().unwrap().iter().map(|r| r["seeds"].as_array().unwrap().len()).collect();
-    assert_eq!(seeds, [2, 2, 1, 2], "cell 5 is L3 + MLP8, seed 1");
+    assert_eq!(seeds, [2, 2, 1, 2], "cell 5 is L3, seed 1");
     assert!(std::fs::read_to_string(dir.join("results.md")).unwrap().contains("- cell 5 ("));
 
     // A complete cell is skipped and left as it was; the killed one reruns.
