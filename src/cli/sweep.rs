@@ -16,7 +16,7 @@ use crate::eval::evaluate_prompt;
 use crate::model_folder::load_folder;
 use crate::output::write_prompt;
 use crate::progress::run_with_progress;
-use crate::sweep_plan::{self, SlurmArgs};
+use crate::sweep_plan::{self, PlanRequest, SlurmArgs};
 
 #[derive(Args)]
 pub struct SweepArgs {
@@ -87,7 +87,21 @@ impl SweepArgs {
 
 pub fn run(args: SweepArgs) -> Result<()> {
     match (&args.plan, args.cell, &args.dir, &args.merge, &args.out) {
-        (Some(dir), ..) => sweep_plan::write_plan(&args, dir),
+        (Some(dir), ..) => {
+            let request = PlanRequest {
+                models: &args.models,
+                data: args.data()?,
+                lengths: &args.lengths,
+                reparam: args.reparam_settings(),
+                seeds: if args.seeds.is_empty() { vec![args.recipe.seed] } else { args.seeds.clone() },
+                languages: &args.languages,
+                recipe: recipe_config(&args.recipe, 1, false)?,
+                gpu: args.gpu,
+                dtype: args.dtype.map(Into::into),
+                slurm: &args.slurm,
+            };
+            sweep_plan::write_plan(&request, dir)
+        }
         (_, Some(index), Some(dir), ..) => sweep_plan::run_cell(dir, index),
         (.., Some(dir), _) => sweep_plan::merge(dir),
         (.., Some(out)) => run_here(&args, out),

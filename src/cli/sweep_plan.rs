@@ -9,17 +9,16 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use polyprompt::files::prompt_file::PromptFile;
+use polyprompt::model::WeightDtype;
 use polyprompt::task::languages;
 use polyprompt::task::sib200::{self, Split};
 use polyprompt::tuning::study_plan::{self, CellResult, CellState, PLAN_VERSION, Plan, PlannedCell};
-use polyprompt::tuning::train::{RunOutcome, Trainer};
+use polyprompt::tuning::train::{RunOutcome, TrainConfig, Trainer};
 
-use crate::args::recipe_config;
 use crate::eval::evaluate_prompt;
 use crate::model_folder::load_folder;
 use crate::output::write_prompt;
 use crate::progress::run_with_progress;
-use crate::sweep::SweepArgs;
 
 const PLAN: &str = "plan.json";
 const RESULT: &str = "result.json";
@@ -48,16 +47,31 @@ pub struct SlurmArgs {
     pub slurm_partition: Option<String>,
 }
 
+/// What `--plan` was asked for (sweep.rs gathers it from the command line).
+pub struct PlanRequest<'a> {
+    pub models: &'a [PathBuf],
+    pub data: &'a Path,
+    pub lengths: &'a [usize],
+    pub reparam: Vec<Option<usize>>,
+    pub seeds: Vec<u64>,
+    pub languages: &'a [String],
+    /// The recipe every cell starts from.
+    pub recipe: TrainConfig,
+    pub gpu: bool,
+    pub dtype: Option<WeightDtype>,
+    pub slurm: &'a SlurmArgs,
+}
+
 /// `--plan DIR`: `plan.json`, `sweep.sbatch` (the array), `merge.sbatch` and `submit.sh` (both, the merge
 /// after the array with `afterany`).
-pub fn write_plan(args: &SweepArgs, dir: &Path) -> Result<()> {
-    if args.models.is_empty() {
+pub fn write_plan(request: &PlanRequest, dir: &Path) -> Result<()> {
+    if request.models.is_empty() {
         bail!("--plan needs --model (one or more model folders, comma-separated)");
     }
-    let data = absolute(args.data()?)?;
+    let data = absolute(request.data)?;
     sib200::read_split(&data, "eng_Latn", Split::Train)?;
-    let languages: Vec<String> = languages::select(&args.languages)?.iter().map(|l| l.code.to_string()).collect();
-    let models = args
+    let languages: Vec<String> = languages::select(request.languages)?.iter().map(|l| l.code.to_string()).collect();
+    let models = request
         .models
         .iter()
         .map(|m| {
@@ -66,19 +80,17 @@ pub fn write_plan(args: &SweepArgs, dir: &Path) -> Result<()> {
             Ok((path.display().to_string(), name))
         })
         .collect::<Result<Vec<_>>>()?;
-    let seeds = if args.seeds.is_empty() { vec![args.recipe.seed] } else { args.seeds.clone() };
-    let recipe = recipe_config(&args.recipe, 1, false)?;
     let mut plan = Plan::new(
         &models,
-        &args.lengths,
-        &args.reparam_settings(),
-        &seeds,
-        recipe,
+        request.lengths,
+        &request.reparam,
+        &request.seeds,
+        request.recipe.clone(),
         data.display().to_string(),
         languages,
     );
-    plan.gpu = args.gpu || args.slurm.slurm_gpus > 0;
-    plan.dtype = args.dtype.map(Into::into);
+    plan.gpu = request.gpu || request.slurm.slurm_gpus > 0;
+    plan.dtype = request.dtype;
     let dir = absolute(dir)?;
     // A cell's number must keep meaning the same run: a folder keeps the plan it was made with.
     if let Ok(earlier) = read_plan(&dir)
@@ -89,7 +101,7 @@ pub fn write_plan(args: &SweepArgs, dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir.join("logs"))?;
     write_atomically(&dir.join(PLAN), serde_json::to_string_pretty(&plan)?.as_bytes())?;
     let program = std::env::current_exe().context("cannot tell where this polyprompt is")?;
-    let scripts = SlurmScripts { dir: &dir, program: &program, cells: plan.cells.len(), slurm: &args.slurm };
+    let scripts = SlurmScripts { dir: &dir, program: &program, cells: plan.cells.len(), slurm: request.slurm };
     write_script(&dir.join("sweep.sbatch"), &scripts.array())?;
     write_script(&dir.join("merge.sbatch"), &scripts.merge())?;
     write_script(&dir.join("submit.sh"), &scripts.submit())?;
