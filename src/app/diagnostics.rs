@@ -23,14 +23,14 @@ pub fn stored_compute() -> Preference {
 }
 
 #[component]
-pub fn Diagnostics(state: RwSignal<DeviceState>, engine: Option<Engine>) -> impl IntoView {
+pub fn Diagnostics(state: RwSignal<DeviceState>, engine: StoredValue<Option<Engine>, LocalStorage>) -> impl IntoView {
     view! {
         <section class="card diagnostics" aria-labelledby="diagnostics-title">
             <h2 id="diagnostics-title">"Compute engine"</h2>
             <EngineCheck state />
             <Speeds state />
             <ComputeChoice />
-            {engine.map(|engine| view! { <MemoryUse engine /> })}
+            <MemoryUse engine />
         </section>
     }
 }
@@ -122,10 +122,11 @@ fn ComputeChoice() -> impl IntoView {
 /// What the training worker holds: its wasm memory (which never shrinks) and the GPU memory its device
 /// reserved, now and at most; and the page's own wasm memory, which holds none of the model.
 #[component]
-fn MemoryUse(engine: Engine) -> impl IntoView {
+fn MemoryUse(engine: StoredValue<Option<Engine>, LocalStorage>) -> impl IntoView {
     let memory = RwSignal::new(None::<WorkerMemory>);
+    // Asks whichever worker is current (a crashed one is replaced).
     let ask = move || {
-        let engine = engine.clone();
+        let Some(engine) = engine.get_value() else { return };
         spawn_local(async move {
             if let Ok(now) = engine.memory().await {
                 memory.set(Some(now));

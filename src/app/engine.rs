@@ -39,6 +39,10 @@ struct Inner {
     waiting: RefCell<HashMap<u32, UnboundedSender<Reply>>>,
     /// Why the worker is gone, once it is.
     dead: RefCell<Option<String>>,
+    /// Told once, when the worker dies.
+    on_death: RefCell<Option<Box<dyn FnOnce(String)>>>,
+    /// Whether the worker got its device up (a worker that never did is not worth restarting).
+    started: Cell<bool>,
 }
 
 /// The worker's device, once started.
@@ -78,10 +82,12 @@ pub struct Run {
 
 impl Engine {
     /// Starts the worker on the device `compute` asks for; `on_ready` gets its backend, engine check and
-    /// measured speed once the device is up, or why the worker could not start.
+    /// measured speed once the device is up, or why the worker could not start; `on_death` gets why a
+    /// worker that had started stopped, after every request waiting on it has been told.
     pub fn spawn(
         compute: Preference,
         on_ready: impl FnOnce(Result<Ready, String>) + 'static,
+        on_death: impl FnOnce(String) + 'static,
     ) -> Result<Engine, String> {
         let worker = Worker::new(WORKER_SCRIPT)
             .map_err(|e| format!("the training worker could not start ({})", js_message(&e)))?;
@@ -91,6 +97,8 @@ impl Engine {
                 next_id: Cell::new(READY_ID),
                 waiting: RefCell::default(),
                 dead: RefCell::default(),
+                on_death: RefCell::new(Some(Box::new(on_death))),
+                started: Cell::new(false),
             }),
         };
 
@@ -115,11 +123,14 @@ impl Engine {
         on_message.forget();
         on_error.forget();
         let mut ready = engine.send(Request::Start { compute }, None);
-        let dead = engine.clone();
+        let handle = engine.clone();
         wasm_bindgen_futures::spawn_local(async move {
             match ready.next().await {
-                Some(Reply::Ready { backend, check, speed }) => on_ready(Ok(Ready { backend, check, speed })),
-                other => on_ready(Err(dead.unexpected(other))),
+                Some(Reply::Ready { backend, check, speed }) => {
+                    handle.inner.started.set(true);
+                    on_ready(Ok(Ready { backend, check, speed }))
+                }
+                other => on_ready(Err(handle.unexpected(other))),
             }
         });
         Ok(engine)
@@ -128,7 +139,7 @@ impl Engine {
     /// Uploads a model, replacing the one loaded (and ending any run on it). The weights' buffer is
     /// transferred to the worker, not copied: the page keeps nothing of it.
     pub async fn load(&self, files: ModelFiles) -> Result<(), String> {
-        let ModelFiles { name, source, config, tokenizer, weights_name, weights, dtype } = files;
+        let ModelFiles { name, source, config, tokenizer, weights_name, weights, dtype, .. } = files;
         let request = Request::Load(LoadModel {
             name,
             source,
@@ -228,7 +239,11 @@ impl Engine {
 
     fn death(&self) -> Option<String> {
         self.inner.dead.borrow().as_ref().map(|why| {
-            format!("the training worker stopped ({why}): reload the page — saved runs and prompts are kept")
+            if self.inner.started.get() {
+                format!("the training worker stopped ({why}); the page starts a new one — saved runs and prompts are kept")
+            } else {
+                format!("the training worker stopped ({why}): reload the page — saved runs and prompts are kept")
+            }
         })
     }
 
@@ -257,12 +272,17 @@ impl Inner {
         }
     }
 
-    /// Records why the worker is gone and closes every waiting stream.
+    /// Records why the worker is gone, closes every waiting stream, then tells `on_death` (once).
     fn die(&self, why: String) {
         web_sys::console::error_1(&format!("training worker: {why}").into());
-        self.dead.borrow_mut().get_or_insert(why);
+        self.dead.borrow_mut().get_or_insert(why.clone());
         self.waiting.borrow_mut().clear();
         self.worker.terminate();
+        let on_death = self.on_death.borrow_mut().take();
+        if let Some(on_death) = on_death.filter(|_| self.started.get()) {
+            // After the streams' receivers have seen them close.
+            wasm_bindgen_futures::spawn_local(async move { on_death(why) });
+        }
     }
 }
 

@@ -27,7 +27,9 @@ use leptos::task::spawn_local;
 
 use crate::backend::{BackendInfo, EngineCheck, Speed};
 use crate::files::prompt_file::PromptFile;
+use crate::files::hub::HubRepo;
 use crate::files::share::SharedLink;
+use crate::model::WeightDtype;
 use crate::tuning::eval::LanguageResult;
 use backend_badge::BackendBadge;
 use diagnostics::Diagnostics;
@@ -55,41 +57,133 @@ pub enum DeviceState {
     Failed(String),
 }
 
+/// What the page needs to start the training worker, and to start another when it dies.
+#[derive(Clone, Copy)]
+struct WorkerHandles {
+    engine: StoredValue<Option<Engine>, LocalStorage>,
+    device_state: RwSignal<DeviceState>,
+    session: RwSignal<Option<Session>, LocalStorage>,
+    /// When workers died: one that dies again within [`RESTART_WINDOW_MS`] is not restarted.
+    deaths: StoredValue<Vec<f64>>,
+    /// What happened to the last worker, and what was kept.
+    notice: RwSignal<Option<String>>,
+    /// Where the loaded model came from, to load it again in a new worker (`None`: picked local files).
+    model_origin: StoredValue<Option<(HubRepo, WeightDtype)>>,
+    on_files: StoredValue<Option<Callback<ModelFiles>>>,
+    prompt: RwSignal<Option<PromptFile>>,
+}
+
+/// A worker that dies again within this long after the last one is not restarted (no restart loop).
+const RESTART_WINDOW_MS: f64 = 60_000.0;
+
+impl WorkerHandles {
+    fn start(self) {
+        let state = self.device_state;
+        let engine = Engine::spawn(
+            diagnostics::stored_compute(),
+            move |ready| {
+                state.set(match ready {
+                    Ok(ready) => DeviceState::Ready { info: ready.backend, check: ready.check, speed: ready.speed },
+                    Err(error) => DeviceState::Failed(error),
+                })
+            },
+            move |why| self.restart(why),
+        );
+        let engine = engine.inspect_err(|error| state.set(DeviceState::Failed(error.clone()))).ok();
+        self.engine.set_value(engine);
+    }
+
+    /// Starts a new worker after one died, loads the model again if it came from the cache, and says what
+    /// was kept; the run that was going is not restarted.
+    fn restart(self, why: String) {
+        let now = js_sys::Date::now();
+        let again = self.deaths.with_value(|deaths| deaths.iter().any(|&t| now - t < RESTART_WINDOW_MS));
+        self.deaths.update_value(|deaths| deaths.push(now));
+        self.session.set(None);
+        if again {
+            let message = format!(
+                "The training worker stopped again within a minute ({why}), so it was not restarted: reload the \
+                 page. Saved runs and prompts are kept."
+            );
+            self.device_state.set(DeviceState::Failed(message.clone()));
+            self.notice.set(Some(message));
+            return;
+        }
+        self.device_state.set(DeviceState::Starting);
+        self.start();
+        let kept = self.prompt.with_untracked(|p| {
+            p.as_ref().map_or("No prompt had been saved yet.".to_string(), |file| {
+                format!("Its last saved prompt ({} vectors, {}) is open and in Saved runs.", file.length, file.fingerprint())
+            })
+        });
+        let model = match self.model_origin.get_value() {
+            Some((repo, dtype)) => {
+                spawn_local(async move {
+                    match model_picker::download_again(repo, dtype, self.device_state).await {
+                        Ok(files) => {
+                            if let Some(on_files) = self.on_files.get_value() {
+                                on_files.run(files);
+                            }
+                        }
+                        Err(error) => self.notice.update(|notice| {
+                            if let Some(notice) = notice {
+                                notice.push_str(&format!(" The model could not be loaded again: {error}"));
+                            }
+                        }),
+                    }
+                });
+                "the model is being loaded again from this browser's cache"
+            }
+            None => "the model's files were picked from this computer: pick them again to go on",
+        };
+        self.notice.set(Some(format!(
+            "The training worker stopped ({why}). A new one was started, and {model}. The run that was going was \
+             not restarted. {kept}"
+        )));
+    }
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     let device_state = RwSignal::new(DeviceState::Starting);
-    let engine = Engine::spawn(diagnostics::stored_compute(), move |ready| {
-        device_state.set(match ready {
-            Ok(ready) => DeviceState::Ready { info: ready.backend, check: ready.check, speed: ready.speed },
-            Err(error) => DeviceState::Failed(error),
-        })
-    });
-    let engine = engine.inspect_err(|error| device_state.set(DeviceState::Failed(error.clone()))).ok();
-    let engine = StoredValue::new_local(engine);
-    let model_facts = RwSignal::new(None::<ModelFacts>);
-    // Files waiting for the device, and a count of picks, so that a load a later pick overtook is ignored.
-    let pending_files = StoredValue::new_local(None::<ModelFiles>);
-    let picks = RwSignal::new(0u32);
-    let loading = RwSignal::new(None::<String>);
     let session = RwSignal::new_local(None::<Session>);
-    let load_error = RwSignal::new(None::<String>);
     let link = shared_link::read_page_link();
     let prompt = match &link {
         Some(Ok(SharedLink::Prompt(file))) => Some(file.clone()),
         _ => None,
     };
     let shared_model = prompt.as_ref().map(|p| p.metadata.base_model.clone());
-    // Counts the shared-link notice's "Evaluate" clicks, which start the evaluation panel's run.
-    let evaluation_requests = RwSignal::new(0u32);
     // The settings of a prompt opened from outside (a link, a saved run, a file), for the training form.
     let opened_settings = RwSignal::new(prompt.as_ref().and_then(PromptFile::training_config));
     let prompt = RwSignal::new(prompt);
+    let workers = WorkerHandles {
+        engine: StoredValue::new_local(None),
+        device_state,
+        session,
+        deaths: StoredValue::new(Vec::new()),
+        notice: RwSignal::new(None),
+        model_origin: StoredValue::new(None),
+        on_files: StoredValue::new(None),
+        prompt,
+    };
+    workers.start();
+    let engine = workers.engine;
+    let model_facts = RwSignal::new(None::<ModelFacts>);
+    // Files waiting for the device, and a count of picks, so that a load a later pick overtook is ignored.
+    let pending_files = StoredValue::new_local(None::<ModelFiles>);
+    let picks = RwSignal::new(0u32);
+    let loading = RwSignal::new(None::<String>);
+    let load_error = RwSignal::new(None::<String>);
+    // Counts the shared-link notice's "Evaluate" clicks, which start the evaluation panel's run.
+    let evaluation_requests = RwSignal::new(0u32);
     let results = RwSignal::new(Vec::<LanguageResult>::new());
     let on_files = Callback::new(move |files: ModelFiles| {
+        workers.model_origin.set_value(files.repo.clone().map(|repo| (repo, files.dtype)));
         model_facts.set(Some(ModelFacts::of(&files)));
         pending_files.set_value(Some(files));
         picks.update(|n| *n += 1);
     });
+    workers.on_files.set_value(Some(on_files));
     // Load the model in the worker once both its files and the device are there.
     Effect::new(move |_| {
         let pick = picks.get();
@@ -178,6 +272,9 @@ pub fn App() -> impl IntoView {
             </div>
             <BackendBadge state=device_state />
         </header>
+        {move || workers.notice.get().map(|notice| view! {
+            <p class="notice worker-notice" role="alert" data-testid="worker-restarted">{notice}</p>
+        })}
         <SharedLinkNotice link runs session on_prompt=on_opened on_open on_evaluate=Callback::new(move |()| evaluation_requests.update(|n| *n += 1)) />
         <main data-testid="app-main">
             <div class="column">
@@ -191,7 +288,7 @@ pub fn App() -> impl IntoView {
                         (None, None) => loading.get().map_or_else(String::new, |source| format!("Loading {source} onto the device…")),
                     }}
                 </p>
-                <Diagnostics state=device_state engine=engine.get_value() />
+                <Diagnostics state=device_state engine />
             </div>
             <div class="column">
                 <TrainingPanel session device=device_state opened_settings on_prompt on_superseded=Callback::new(move |id: String| saved_runs::forget_superseded(runs, &id)) />

@@ -36,6 +36,8 @@ pub struct ModelFiles {
     pub weights: Uint8Array,
     /// How to store the weight matrices once loaded.
     pub dtype: WeightDtype,
+    /// The repository they were downloaded from (and are cached for), or `None` for picked local files.
+    pub repo: Option<HubRepo>,
 }
 
 /// What the summary shows of a model's files; the weights themselves go to the training worker.
@@ -255,7 +257,13 @@ async fn download_model(
         other => (SAFETENSORS_FILE, other.map_err(|e| e.to_string())?),
     };
     let (name, source) = (repo.id.clone(), repo.to_string());
-    Ok(ModelFiles { name, source, config, tokenizer, weights_name: weights_name.into(), weights, dtype })
+    let repo = repo.clone();
+    Ok(ModelFiles { name, source, config, tokenizer, weights_name: weights_name.into(), weights, dtype, repo: Some(repo) })
+}
+
+/// The files of `repo` again (from Cache Storage where they are intact), for a worker that was restarted.
+pub async fn download_again(repo: HubRepo, dtype: WeightDtype, device: RwSignal<DeviceState>) -> Result<ModelFiles, String> {
+    download_model(repo, RwSignal::new(Vec::new()), dtype, device, RwSignal::new(None)).await
 }
 
 async fn fetch_row(repo: &HubRepo, name: &str, rows: RwSignal<Vec<FileRow>>) -> Result<Uint8Array, DownloadError> {
@@ -441,6 +449,6 @@ fn complete_pick(
     let source = format!("{name} (files on this computer)");
     let total = config.len() + tokenizer.len() + weights.length() as usize;
     let status = format!("Ready: {source} ({})", format::bytes(total as u64));
-    on_ready.run(ModelFiles { name, source, config, tokenizer, weights_name, weights, dtype });
+    on_ready.run(ModelFiles { name, source, config, tokenizer, weights_name, weights, dtype, repo: None });
     status
 }
