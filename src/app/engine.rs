@@ -39,7 +39,12 @@ struct Inner {
     waiting: RefCell<HashMap<u32, UnboundedSender<Reply>>>,
     /// Why the worker is gone, once it is.
     dead: RefCell<Option<String>>,
+    /// Messages posted before the worker said it listens; `None` once it has.
+    held: RefCell<Option<Vec<Outgoing>>>,
 }
+
+/// A message for the worker, and the buffer it transfers.
+type Outgoing = (JsValue, Option<Uint8Array>);
 
 /// The worker's device, once started.
 #[derive(Clone, Debug, PartialEq)]
@@ -91,6 +96,7 @@ impl Engine {
                 next_id: Cell::new(READY_ID),
                 waiting: RefCell::default(),
                 dead: RefCell::default(),
+                held: RefCell::new(Some(Vec::new())),
             }),
         };
 
@@ -209,12 +215,12 @@ impl Engine {
         let expects_reply = body.expects_reply();
         let posted = serde_wasm_bindgen::to_value(&Envelope { id, body })
             .map_err(|e| JsValue::from_str(&e.to_string()))
-            .and_then(|message| match payload {
-                Some(payload) => {
-                    Reflect::set(&message, &PAYLOAD.into(), &payload)?;
-                    self.inner.worker.post_message_with_transfer(&message, &Array::of1(&payload.buffer()))
+            .and_then(|message| match self.inner.held.borrow_mut().as_mut() {
+                Some(held) => {
+                    held.push((message, payload));
+                    Ok(())
                 }
-                None => self.inner.worker.post_message(&message),
+                None => self.inner.post(&message, payload),
             });
         match posted {
             Ok(()) if expects_reply => {
@@ -242,11 +248,32 @@ impl Engine {
 }
 
 impl Inner {
+    /// Posts `message`, with `payload`'s buffer transferred beside it.
+    fn post(&self, message: &JsValue, payload: Option<Uint8Array>) -> Result<(), JsValue> {
+        match payload {
+            Some(payload) => {
+                Reflect::set(message, &PAYLOAD.into(), &payload)?;
+                self.worker.post_message_with_transfer(message, &Array::of1(&payload.buffer()))
+            }
+            None => self.worker.post_message(message),
+        }
+    }
+
     fn route(&self, data: JsValue) {
         let Envelope { id, body } = match serde_wasm_bindgen::from_value::<Envelope<Reply>>(data) {
             Ok(envelope) => envelope,
             Err(error) => return self.die(format!("it sent a message the page cannot read: {error}")),
         };
+        if body == Reply::Listening {
+            // Now what was held can go, in order.
+            let held = self.held.borrow_mut().take().unwrap_or_default();
+            for (message, payload) in held {
+                if let Err(error) = self.post(&message, payload) {
+                    return self.die(format!("a message could not be sent to it ({})", js_message(&error)));
+                }
+            }
+            return;
+        }
         let last = body.ends_stream();
         let mut waiting = self.waiting.borrow_mut();
         if let Some(sender) = waiting.get(&id) {
