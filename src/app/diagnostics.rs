@@ -19,7 +19,10 @@ const MEMORY_EVERY_MS: u64 = 2_000;
 
 /// The compute device the user chose (auto, the default: the faster measured).
 pub fn stored_compute() -> Preference {
-    LocalStorage::get::<String>(COMPUTE_KEY).ok().and_then(|name| Preference::parse(&name)).unwrap_or(Preference::Auto)
+    // A plain string ("webgpu"), so that a person (or a test) can set it by hand in the console; the JSON
+    // string gloo once wrote ("\"webgpu\"") reads too.
+    let stored = LocalStorage::raw().get_item(COMPUTE_KEY).ok().flatten();
+    stored.and_then(|name| Preference::parse(name.trim_matches('"'))).unwrap_or(Preference::Auto)
 }
 
 #[component]
@@ -99,7 +102,7 @@ fn ComputeChoice() -> impl IntoView {
     let current = stored_compute();
     let choose = move |ev: leptos::ev::Event| {
         let Some(choice) = Preference::parse(&event_target_value(&ev)) else { return };
-        if LocalStorage::set(COMPUTE_KEY, choice.name()).is_ok() {
+        if LocalStorage::raw().set_item(COMPUTE_KEY, choice.name()).is_ok() {
             let _ = window().location().reload();
         }
     };

@@ -43,7 +43,12 @@ struct Inner {
     on_death: RefCell<Option<Box<dyn FnOnce(String)>>>,
     /// Whether the worker got its device up (a worker that never did is not worth restarting).
     started: Cell<bool>,
+    /// Messages posted before the worker said it listens; `None` once it has.
+    held: RefCell<Option<Vec<Outgoing>>>,
 }
+
+/// A message for the worker, and the buffer it transfers.
+type Outgoing = (JsValue, Option<Uint8Array>);
 
 /// The worker's device, once started.
 #[derive(Clone, Debug, PartialEq)]
@@ -99,6 +104,7 @@ impl Engine {
                 dead: RefCell::default(),
                 on_death: RefCell::new(Some(Box::new(on_death))),
                 started: Cell::new(false),
+                held: RefCell::new(Some(Vec::new())),
             }),
         };
 
@@ -220,12 +226,12 @@ impl Engine {
         let expects_reply = body.expects_reply();
         let posted = serde_wasm_bindgen::to_value(&Envelope { id, body })
             .map_err(|e| JsValue::from_str(&e.to_string()))
-            .and_then(|message| match payload {
-                Some(payload) => {
-                    Reflect::set(&message, &PAYLOAD.into(), &payload)?;
-                    self.inner.worker.post_message_with_transfer(&message, &Array::of1(&payload.buffer()))
+            .and_then(|message| match self.inner.held.borrow_mut().as_mut() {
+                Some(held) => {
+                    held.push((message, payload));
+                    Ok(())
                 }
-                None => self.inner.worker.post_message(&message),
+                None => self.inner.post(&message, payload),
             });
         match posted {
             Ok(()) if expects_reply => {
@@ -257,11 +263,32 @@ impl Engine {
 }
 
 impl Inner {
+    /// Posts `message`, with `payload`'s buffer transferred beside it.
+    fn post(&self, message: &JsValue, payload: Option<Uint8Array>) -> Result<(), JsValue> {
+        match payload {
+            Some(payload) => {
+                Reflect::set(message, &PAYLOAD.into(), &payload)?;
+                self.worker.post_message_with_transfer(message, &Array::of1(&payload.buffer()))
+            }
+            None => self.worker.post_message(message),
+        }
+    }
+
     fn route(&self, data: JsValue) {
         let Envelope { id, body } = match serde_wasm_bindgen::from_value::<Envelope<Reply>>(data) {
             Ok(envelope) => envelope,
             Err(error) => return self.die(format!("it sent a message the page cannot read: {error}")),
         };
+        if body == Reply::Listening {
+            // Now what was held can go, in order.
+            let held = self.held.borrow_mut().take().unwrap_or_default();
+            for (message, payload) in held {
+                if let Err(error) = self.post(&message, payload) {
+                    return self.die(format!("a message could not be sent to it ({})", js_message(&error)));
+                }
+            }
+            return;
+        }
         let last = body.ends_stream();
         let mut waiting = self.waiting.borrow_mut();
         if let Some(sender) = waiting.get(&id) {

@@ -70,6 +70,9 @@ pub struct LoadModel {
 /// Worker → page.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Reply {
+    /// Sent once, unprompted (id [`READY_ID`]), as soon as the worker listens: a message posted to a worker
+    /// before its wasm has started and set its handler is lost, so the page holds its requests until this.
+    Listening,
     /// The device is up and the engine check ran (id [`READY_ID`]).
     Ready {
         backend: BackendInfo,
@@ -155,6 +158,7 @@ mod tests {
         }
         let result = crate::tuning::eval::LanguageResult::score(&LANGUAGES[0], &[0, 1, 2], &[0, 1, 1]);
         let replies = [
+            Reply::Listening,
             Reply::Ready {
                 backend: BackendInfo::Cpu { reason: "no WebGPU".into() },
                 check: Err("lost".into()),

@@ -12,7 +12,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::spawn_local;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
-use super::protocol::{Envelope, LoadModel, PAYLOAD, Reply, Request, WorkerMemory};
+use super::protocol::{Envelope, LoadModel, PAYLOAD, READY_ID, Reply, Request, WorkerMemory};
 use crate::backend::{self, BackendInfo};
 use crate::files::prompt_file::PromptFile;
 use crate::model::fit::check_fits;
@@ -63,6 +63,7 @@ pub fn run() {
     });
     scope().set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     on_message.forget();
+    post(READY_ID, Reply::Listening);
 }
 
 /// What the worker holds now; notes the GPU allocator's peak as seen so far.
