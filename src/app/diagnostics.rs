@@ -26,7 +26,10 @@ pub fn stored_compute() -> Preference {
 }
 
 #[component]
-pub fn Diagnostics(state: RwSignal<DeviceState>, engine: StoredValue<Option<Engine>, LocalStorage>) -> impl IntoView {
+pub fn Diagnostics(
+    state: RwSignal<DeviceState>,
+    engine: StoredValue<Option<Engine>, leptos::prelude::LocalStorage>,
+) -> impl IntoView {
     view! {
         <section class="card diagnostics" aria-labelledby="diagnostics-title">
             <h2 id="diagnostics-title">"Compute engine"</h2>
@@ -125,7 +128,7 @@ fn ComputeChoice() -> impl IntoView {
 /// What the training worker holds: its wasm memory (which never shrinks) and the GPU memory its device
 /// reserved, now and at most; and the page's own wasm memory, which holds none of the model.
 #[component]
-fn MemoryUse(engine: StoredValue<Option<Engine>, LocalStorage>) -> impl IntoView {
+fn MemoryUse(engine: StoredValue<Option<Engine>, leptos::prelude::LocalStorage>) -> impl IntoView {
     let memory = RwSignal::new(None::<WorkerMemory>);
     // Asks whichever worker is current (a crashed one is replaced).
     let ask = move || {

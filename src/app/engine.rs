@@ -40,7 +40,7 @@ struct Inner {
     /// Why the worker is gone, once it is.
     dead: RefCell<Option<String>>,
     /// Told once, when the worker dies.
-    on_death: RefCell<Option<Box<dyn FnOnce(String)>>>,
+    on_death: RefCell<Option<OnDeath>>,
     /// Whether the worker got its device up (a worker that never did is not worth restarting).
     started: Cell<bool>,
     /// Messages posted before the worker said it listens; `None` once it has.
@@ -49,6 +49,8 @@ struct Inner {
 
 /// A message for the worker, and the buffer it transfers.
 type Outgoing = (JsValue, Option<Uint8Array>);
+/// What the page does when its worker dies (start another).
+type OnDeath = Box<dyn FnOnce(String)>;
 
 /// The worker's device, once started.
 #[derive(Clone, Debug, PartialEq)]
@@ -246,7 +248,9 @@ impl Engine {
     fn death(&self) -> Option<String> {
         self.inner.dead.borrow().as_ref().map(|why| {
             if self.inner.started.get() {
-                format!("the training worker stopped ({why}); the page starts a new one — saved runs and prompts are kept")
+                format!(
+                    "the training worker stopped ({why}); the page starts a new one — saved runs and prompts are kept"
+                )
             } else {
                 format!("the training worker stopped ({why}): reload the page — saved runs and prompts are kept")
             }

@@ -26,8 +26,8 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::backend::{BackendInfo, EngineCheck, Speed};
-use crate::files::prompt_file::PromptFile;
 use crate::files::hub::HubRepo;
+use crate::files::prompt_file::PromptFile;
 use crate::files::share::SharedLink;
 use crate::model::WeightDtype;
 use crate::tuning::eval::LanguageResult;
@@ -113,7 +113,11 @@ impl WorkerHandles {
         self.start();
         let kept = self.prompt.with_untracked(|p| {
             p.as_ref().map_or("No prompt had been saved yet.".to_string(), |file| {
-                format!("Its last saved prompt ({} vectors, {}) is open and in Saved runs.", file.length, file.fingerprint())
+                format!(
+                    "Its last saved prompt ({} vectors, {}) is open and in Saved runs.",
+                    file.length,
+                    file.fingerprint()
+                )
             })
         });
         let model = match self.model_origin.get_value() {

@@ -258,11 +258,24 @@ async fn download_model(
     };
     let (name, source) = (repo.id.clone(), repo.to_string());
     let repo = repo.clone();
-    Ok(ModelFiles { name, source, config, tokenizer, weights_name: weights_name.into(), weights, dtype, repo: Some(repo) })
+    Ok(ModelFiles {
+        name,
+        source,
+        config,
+        tokenizer,
+        weights_name: weights_name.into(),
+        weights,
+        dtype,
+        repo: Some(repo),
+    })
 }
 
 /// The files of `repo` again (from Cache Storage where they are intact), for a worker that was restarted.
-pub async fn download_again(repo: HubRepo, dtype: WeightDtype, device: RwSignal<DeviceState>) -> Result<ModelFiles, String> {
+pub async fn download_again(
+    repo: HubRepo,
+    dtype: WeightDtype,
+    device: RwSignal<DeviceState>,
+) -> Result<ModelFiles, String> {
     download_model(repo, RwSignal::new(Vec::new()), dtype, device, RwSignal::new(None)).await
 }
 
