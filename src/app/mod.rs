@@ -63,8 +63,9 @@ struct WorkerHandles {
     engine: StoredValue<Option<Engine>, LocalStorage>,
     device_state: RwSignal<DeviceState>,
     session: RwSignal<Option<Session>, LocalStorage>,
-    /// When workers died: one that dies again within [`RESTART_WINDOW_MS`] is not restarted.
-    deaths: StoredValue<Vec<f64>>,
+    /// When the current worker, if it replaced one that died, got its device up: a replacement that dies
+    /// within [`RESTART_WINDOW_MS`] of that is not replaced again.
+    replaced_at: StoredValue<Option<f64>>,
     /// What happened to the last worker, and what was kept.
     notice: RwSignal<Option<String>>,
     /// Where the loaded model came from, to load it again in a new worker (`None`: picked local files).
@@ -73,15 +74,19 @@ struct WorkerHandles {
     prompt: RwSignal<Option<PromptFile>>,
 }
 
-/// A worker that dies again within this long after the last one is not restarted (no restart loop).
+/// A replacement worker that dies within this long of starting is not replaced (no restart loop).
 const RESTART_WINDOW_MS: f64 = 60_000.0;
 
 impl WorkerHandles {
-    fn start(self) {
+    /// Starts a worker; `replacement` when it replaces one that died.
+    fn start(self, replacement: bool) {
         let state = self.device_state;
         let engine = Engine::spawn(
             diagnostics::stored_compute(),
             move |ready| {
+                if replacement && ready.is_ok() {
+                    self.replaced_at.set_value(Some(js_sys::Date::now()));
+                }
                 state.set(match ready {
                     Ok(ready) => DeviceState::Ready { info: ready.backend, check: ready.check, speed: ready.speed },
                     Err(error) => DeviceState::Failed(error),
@@ -97,20 +102,20 @@ impl WorkerHandles {
     /// was kept; the run that was going is not restarted.
     fn restart(self, why: String) {
         let now = js_sys::Date::now();
-        let again = self.deaths.with_value(|deaths| deaths.iter().any(|&t| now - t < RESTART_WINDOW_MS));
-        self.deaths.update_value(|deaths| deaths.push(now));
+        let again = self.replaced_at.get_value().is_some_and(|started| now - started < RESTART_WINDOW_MS);
         self.session.set(None);
         if again {
             let message = format!(
-                "The training worker stopped again within a minute ({why}), so it was not restarted: reload the \
-                 page. Saved runs and prompts are kept."
+                "The training worker stopped again within a minute of being restarted ({why}), so it was not \
+                 restarted again: reload the page. Saved runs and prompts are kept."
             );
             self.device_state.set(DeviceState::Failed(message.clone()));
             self.notice.set(Some(message));
             return;
         }
         self.device_state.set(DeviceState::Starting);
-        self.start();
+        self.replaced_at.set_value(None);
+        self.start(true);
         let kept = self.prompt.with_untracked(|p| {
             p.as_ref().map_or("No prompt had been saved yet.".to_string(), |file| {
                 format!(
@@ -164,13 +169,13 @@ pub fn App() -> impl IntoView {
         engine: StoredValue::new_local(None),
         device_state,
         session,
-        deaths: StoredValue::new(Vec::new()),
+        replaced_at: StoredValue::new(None),
         notice: RwSignal::new(None),
         model_origin: StoredValue::new(None),
         on_files: StoredValue::new(None),
         prompt,
     };
-    workers.start();
+    workers.start(false);
     let engine = workers.engine;
     let model_facts = RwSignal::new(None::<ModelFacts>);
     // Files waiting for the device, and a count of picks, so that a load a later pick overtook is ignored.

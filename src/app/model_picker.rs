@@ -78,7 +78,7 @@ pub fn ModelPicker(
     // int8 by default: a quarter of f32's memory, and every WebGPU adapter can store it.
     let dtype = RwSignal::new(WeightDtype::Int8);
     // What the chosen model will cost here, once its config.json is in.
-    let cost = RwSignal::new(None::<Result<String, String>>);
+    let cost = Cost::new(device);
 
     let start = move || {
         let repo = match HubRepo::parse(&input.get_untracked()) {
@@ -88,7 +88,7 @@ pub fn ModelPicker(
         busy.set(true);
         status.set(format!("Downloading {repo}…"));
         spawn_local(async move {
-            match download_model(repo, rows, dtype.get_untracked(), device, cost).await {
+            match download_model(repo, rows, dtype.get_untracked(), cost).await {
                 Ok(files) => {
                     let total = files.config.len() + files.tokenizer.len() + files.weights.length() as usize;
                     status.set(format!("Ready: {} ({})", files.source, format::bytes(total as u64)));
@@ -141,8 +141,8 @@ pub fn ModelPicker(
             </fieldset>
             <button type="button" data-testid="model-download" disabled=move || busy.get()
                 on:click=move |_| start()>"Download"</button>
-            <LocalModelFiles rows status busy dtype device cost on_ready />
-            {move || cost.get().map(|cost| {
+            <LocalModelFiles rows status busy dtype cost on_ready />
+            {move || cost.said.get().map(|cost| {
                 let (text, refused) = match cost { Ok(text) => (text, false), Err(text) => (text, true) };
                 view! { <p data-testid="model-cost" data-refused=refused.to_string() class:error=refused>{text}</p> }
             })}
@@ -227,6 +227,42 @@ fn DownloadRow(row: FileRow) -> impl IntoView {
     }
 }
 
+/// What a model will cost on this device (`cost::summary`), said as soon as its `config.json` is in, and
+/// again when the device reports (its engine check may end after the config arrived).
+#[derive(Clone, Copy)]
+struct Cost {
+    device: RwSignal<DeviceState>,
+    /// The model asked about: its name, configuration and dtype.
+    asked: RwSignal<Option<(String, ModelConfig, WeightDtype)>>,
+    said: RwSignal<Option<Result<String, String>>>,
+}
+
+impl Cost {
+    fn new(device: RwSignal<DeviceState>) -> Cost {
+        let cost = Cost { device, asked: RwSignal::new(None), said: RwSignal::new(None) };
+        Effect::new(move |_| {
+            let said = cost.asked.with(|asked| {
+                asked.as_ref().and_then(|(name, config, dtype)| {
+                    device.with(|d| cost::summary(name, config, *dtype, RunSize::PAPER, d))
+                })
+            });
+            cost.said.set(said);
+        });
+        cost
+    }
+
+    /// Says what `config` as `dtype` costs here; `None` while the device is still starting.
+    fn ask(self, name: &str, config: ModelConfig, dtype: WeightDtype) -> Option<Result<String, String>> {
+        let said = self.device.with_untracked(|d| cost::summary(name, &config, dtype, RunSize::PAPER, d));
+        self.asked.set(Some((name.to_string(), config, dtype)));
+        said
+    }
+
+    fn clear(self) {
+        self.asked.set(None);
+    }
+}
+
 /// Config and tokenizer first (small; a wrong repository fails before the big download, and a model that
 /// cannot fit this device is refused there), then the weights: `model.safetensors`, or
 /// `pytorch_model.bin` where a repository ships only that.
@@ -234,17 +270,15 @@ async fn download_model(
     repo: HubRepo,
     rows: RwSignal<Vec<FileRow>>,
     dtype: WeightDtype,
-    device: RwSignal<DeviceState>,
-    cost: RwSignal<Option<Result<String, String>>>,
+    cost: Cost,
 ) -> Result<ModelFiles, String> {
     rows.set(Vec::new());
-    cost.set(None);
+    cost.clear();
     let config = fetch_row(&repo, CONFIG_FILE, rows).await.map_err(|e| e.to_string())?.to_vec();
-    if let Ok(parsed) = parse_config(&config) {
-        cost.set(device.with_untracked(|d| cost::summary(&repo.id, &parsed, dtype, RunSize::PAPER, d)));
-        if let Some(Err(refusal)) = cost.get_untracked() {
-            return Err(format!("Not downloaded: {refusal}."));
-        }
+    if let Ok(parsed) = parse_config(&config)
+        && let Some(Err(refusal)) = cost.ask(&repo.id, parsed, dtype)
+    {
+        return Err(format!("Not downloaded: {refusal}."));
     }
     let tokenizer = fetch_row(&repo, TOKENIZER_FILE, rows).await.map_err(|e| e.to_string())?.to_vec();
     let (weights_name, weights) = match fetch_row(&repo, SAFETENSORS_FILE, rows).await {
@@ -276,7 +310,7 @@ pub async fn download_again(
     dtype: WeightDtype,
     device: RwSignal<DeviceState>,
 ) -> Result<ModelFiles, String> {
-    download_model(repo, RwSignal::new(Vec::new()), dtype, device, RwSignal::new(None)).await
+    download_model(repo, RwSignal::new(Vec::new()), dtype, Cost::new(device)).await
 }
 
 async fn fetch_row(repo: &HubRepo, name: &str, rows: RwSignal<Vec<FileRow>>) -> Result<Uint8Array, DownloadError> {
@@ -342,8 +376,7 @@ fn LocalModelFiles(
     status: RwSignal<String>,
     busy: RwSignal<bool>,
     dtype: RwSignal<WeightDtype>,
-    device: RwSignal<DeviceState>,
-    cost: RwSignal<Option<Result<String, String>>>,
+    cost: Cost,
     on_ready: Callback<ModelFiles>,
 ) -> impl IntoView {
     let picked = StoredValue::new_local(PickedFiles::default());
@@ -360,10 +393,7 @@ fn LocalModelFiles(
                 Ok(()) => {
                     let config = picked.with_value(|p| p.config.as_deref().map(parse_config));
                     if let Some(Ok(config)) = config {
-                        let name = config.family.name();
-                        cost.set(device.with_untracked(|d| {
-                            cost::summary(name, &config, dtype.get_untracked(), RunSize::PAPER, d)
-                        }));
+                        cost.ask(config.family.name(), config, dtype.get_untracked());
                     }
                     status.set(complete_pick(picked, dtype.get_untracked(), on_ready))
                 }
