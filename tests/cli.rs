@@ -259,44 +259,6 @@ fn ctrl_c_keeps_the_prompt_and_the_run_resumes() {
 }
 
 #[test]
-fn sweep_writes_a_table_and_a_chart_for_the_grid() {
-    let out = scratch("sweep");
-    let (m, d) = (model("xglm"), data());
-    succeed(&[
-        "sweep",
-        "--model",
-        s(&m),
-        "--data",
-        s(&d),
-        "--out",
-        s(&out),
-        "--lengths",
-        "1,3",
-        "--reparam",
-        "off,on",
-        "--reparam-hidden",
-        "8",
-        "--max-steps",
-        "3",
-        "--languages",
-        "eng_Latn,swh_Latn",
-    ]);
-    let study: Vec<serde_json::Value> =
-        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
-    let cells: Vec<(u64, Option<u64>)> =
-        study.iter().map(|s| (s["cell"]["length"].as_u64().unwrap(), s["cell"]["reparam_hidden"].as_u64())).collect();
-    assert_eq!(cells, [(1, None), (1, Some(8)), (3, None), (3, Some(8))]);
-    assert!(study.iter().all(|s| s["results"].as_array().unwrap().len() == 2));
-    let table = std::fs::read_to_string(out.join("results.md")).unwrap();
-    assert!(table.starts_with("| language | L1 | L1 + MLP8 | L3 | L3 + MLP8 |"), "{table}");
-    let svg = std::fs::read_to_string(out.join("chart.svg")).unwrap();
-    assert_eq!(svg.matches("<polyline").count(), 2);
-    for slug in ["l1", "l1-mlp8", "l3", "l3-mlp8"] {
-        assert!(out.join(slug).join("adapter_model.safetensors").is_file(), "{slug}");
-    }
-}
-
-#[test]
 fn bad_input_gets_a_message_that_says_what_to_do() {
     let out = scratch("errors");
     let (m, d) = (model("bloom"), data());

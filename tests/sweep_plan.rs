@@ -1,5 +1,6 @@
-//! `polyprompt sweep --plan / --cell / --merge`, run as a scheduler would run it: every cell as its own
-//! process, in any order, one of them killed, failed or repeated; the merge against the one-machine sweep.
+//! `polyprompt sweep`, run as users and schedulers run it: the one-machine sweep (`--out`), and the plan
+//! (`--plan / --cell / --merge`) with every cell as its own process, in any order, one of them killed, failed
+//! or repeated; the merge against the one-machine sweep.
 //! (tests/slurm/run submits the same kind of plan to a real Slurm.)
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -105,10 +106,23 @@ fn cells_run_anywhere_skip_when_complete_and_merge_to_the_one_machine_sweep() {
     let svg = std::fs::read_to_string(dir.join("chart.svg")).unwrap();
     assert_eq!(svg.matches("<polyline").count(), 2);
 
-    // Seed 0's cells give exactly what the one-machine sweep gives.
+    // The one-machine sweep: a table, a chart and each prompt; and seed 0's cells give exactly its numbers.
     let here = scratch("here");
     succeed(&[&["sweep", "--out", s(&here), "--model", s(&model), "--data", s(&data)][..], &GRID].concat());
     let one_machine = json(&here.join("results.json"));
+    let grid: Vec<(u64, Option<u64>)> = one_machine
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["cell"]["length"].as_u64().unwrap(), s["cell"]["reparam_hidden"].as_u64()))
+        .collect();
+    assert_eq!(grid, [(1, None), (1, Some(8)), (3, None), (3, Some(8))]);
+    let table = std::fs::read_to_string(here.join("results.md")).unwrap();
+    assert!(table.starts_with("| language | L1 | L1 + MLP8 | L3 | L3 + MLP8 |"), "{table}");
+    assert_eq!(std::fs::read_to_string(here.join("chart.svg")).unwrap().matches("<polyline").count(), 2);
+    for slug in ["l1", "l1-mlp8", "l3", "l3-mlp8"] {
+        assert!(here.join(slug).join("adapter_model.safetensors").is_file(), "{slug}");
+    }
     for (study, cell) in one_machine.as_array().unwrap().iter().zip(cells.iter().filter(|c| c["seed"] == 0)) {
         let result = json(&dir.join(cell["dir"].as_str().unwrap()).join("result.json"));
         assert_eq!(result["cell"], study["cell"]);
