@@ -78,7 +78,7 @@ pub fn ModelPicker(
     // int8 by default: a quarter of f32's memory, and every WebGPU adapter can store it.
     let dtype = RwSignal::new(WeightDtype::Int8);
     // What the chosen model will cost here, once its config.json is in.
-    let cost = Cost::new(device);
+    let cost = Cost::new(device).follow_device();
 
     let start = move || {
         let repo = match HubRepo::parse(&input.get_untracked()) {
@@ -239,16 +239,21 @@ struct Cost {
 
 impl Cost {
     fn new(device: RwSignal<DeviceState>) -> Cost {
-        let cost = Cost { device, asked: RwSignal::new(None), said: RwSignal::new(None) };
+        Cost { device, asked: RwSignal::new(None), said: RwSignal::new(None) }
+    }
+
+    /// Says the cost again whenever the device reports (for the picker on show; a download done for a
+    /// restarted worker has no one to tell).
+    fn follow_device(self) -> Cost {
         Effect::new(move |_| {
-            let said = cost.asked.with(|asked| {
+            let said = self.asked.with(|asked| {
                 asked.as_ref().and_then(|(name, config, dtype)| {
-                    device.with(|d| cost::summary(name, config, *dtype, RunSize::PAPER, d))
+                    self.device.with(|d| cost::summary(name, config, *dtype, RunSize::PAPER, d))
                 })
             });
-            cost.said.set(said);
+            self.said.set(said);
         });
-        cost
+        self
     }
 
     /// Says what `config` as `dtype` costs here; `None` while the device is still starting.
