@@ -111,8 +111,7 @@ impl PromptFile {
     /// Reads our file. A plain PEFT `adapter_model.safetensors` has no metadata: use [`Self::from_peft`].
     pub fn from_safetensors(bytes: &[u8]) -> Result<PromptFile, PromptFileError> {
         let header = read_header(bytes)?;
-        let json =
-            header.metadata.metadata().as_ref().and_then(|m| m.get(METADATA_KEY)).ok_or(PromptFileError::NoMetadata)?;
+        let json = header.metadata.get(METADATA_KEY).ok_or(PromptFileError::NoMetadata)?;
         let metadata = parse_metadata(json)?;
         let (length, hidden, embeddings) = read_tensor(bytes, &header)?;
         Ok(PromptFile { length, hidden, embeddings, metadata })
@@ -252,7 +251,7 @@ pub(super) fn read_tensor(
     bytes: &[u8],
     header: &SafetensorsHeader,
 ) -> Result<(usize, usize, Vec<f32>), PromptFileError> {
-    let info = header.metadata.info(TENSOR_NAME).ok_or(PromptFileError::MissingTensor)?;
+    let info = header.tensors.get(TENSOR_NAME).ok_or(PromptFileError::MissingTensor)?;
     let [length, hidden] = info.shape[..] else {
         return Err(PromptFileError::BadTensor(format!("shape {:?}", info.shape)));
     };
