@@ -1,7 +1,7 @@
 //! Checkpoint loading: both file formats give the same model, half-precision files convert, and each
 //! kind of bad input gets its own typed error. Bad inputs are crafted here from the tiny fixtures.
 use burn::tensor::{Device, Tensor, TensorData};
-use polyprompt::model::{self, LoadOptions, WeightsError, WeightsFile};
+use polyprompt::model::{self, LoadOptions, Pieces, WeightsError, WeightsFile};
 use polyprompt::model::{CausalLm, Family, InputBatch, ModelConfig, PromptPlacement};
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 
@@ -75,6 +75,22 @@ fn pytorch_bin_and_safetensors_give_identical_outputs() {
         let dir = format!("{}/tests/fixtures/tiny-{family}", env!("CARGO_MANIFEST_DIR"));
         let from_dir = model::load_dir(dir.as_ref(), &Device::flex(), &LoadOptions::default()).unwrap();
         assert_eq!(outputs(&from_safetensors), outputs(&from_dir), "{family}");
+    }
+}
+
+/// A file handed over in pieces (as the browser's page posts a large download to its worker) loads the
+/// same model as the whole file, with pieces cut inside tensors, headers and the `.bin`'s zip directory.
+#[test]
+fn a_file_in_pieces_loads_as_the_whole_file() {
+    for (family, file) in [("xglm", "model.safetensors"), ("bloom", "pytorch_model.bin")] {
+        let whole = fixture(family, file);
+        let reference = outputs(&load(family, WeightsFile::named(file, &whole)).unwrap());
+        for piece_len in [7, 4096, whole.len() / 3 + 1] {
+            let pieces = Pieces::new(whole.chunks(piece_len).map(<[u8]>::to_vec));
+            assert!(pieces.count() > 1);
+            let model = load(family, WeightsFile::named(file, &pieces)).unwrap();
+            assert_eq!(outputs(&model), reference, "{family} {file} in pieces of {piece_len}");
+        }
     }
 }
 

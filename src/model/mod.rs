@@ -39,6 +39,6 @@ pub use loader::load;
 pub use loader::load_dir;
 pub use quant::WeightDtype;
 pub use random::random_checkpoint;
-pub use source::ByteSource;
 #[cfg(not(target_arch = "wasm32"))]
 pub use source::FileSource;
+pub use source::{ByteSource, Pieces};

@@ -2,6 +2,7 @@
 //! memory: a slice already in memory, a file on disk (seek and read), or, in the browser's worker, a
 //! transferred `ArrayBuffer` that stays in JavaScript's heap while each tensor is copied out of it. A
 //! 2.2 GB f32 checkpoint of a 560M model then costs one tensor at a time, not 2.2 GB of wasm memory.
+//! A file can also come in [`Pieces`]: a browser will not post one buffer of over about 2 GiB to a worker.
 use std::borrow::Cow;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::ops::Range;
@@ -74,6 +75,62 @@ impl ByteSource for FileSource {
     }
 }
 
+/// A file held as consecutive pieces (the page hands the worker a large download as several buffers:
+/// Chromium refuses to post a single `ArrayBuffer` of over about 2 GiB). A range inside one piece is that
+/// piece's (borrowed where it can be); a range across pieces is joined.
+pub struct Pieces<S> {
+    /// Each piece with the offset in the file where it starts, in order.
+    pieces: Vec<(u64, S)>,
+    len: u64,
+}
+
+impl<S: ByteSource> Pieces<S> {
+    pub fn new(pieces: impl IntoIterator<Item = S>) -> Pieces<S> {
+        let mut len = 0;
+        let pieces = pieces
+            .into_iter()
+            .map(|piece| {
+                let start = len;
+                len += piece.size();
+                (start, piece)
+            })
+            .collect();
+        Pieces { pieces, len }
+    }
+
+    /// How many pieces the file came in.
+    pub fn count(&self) -> usize {
+        self.pieces.len()
+    }
+}
+
+impl<S: ByteSource> ByteSource for Pieces<S> {
+    fn size(&self) -> u64 {
+        self.len
+    }
+
+    fn read_at(&self, range: Range<u64>) -> io::Result<Cow<'_, [u8]>> {
+        if range.start > range.end || range.end > self.len {
+            return Err(past_the_end(&range, self.len));
+        }
+        if range.is_empty() {
+            return Ok(Cow::Borrowed(&[]));
+        }
+        // The last piece that starts at or before the range (an empty piece is passed over by the search).
+        let first = self.pieces.partition_point(|(start, _)| *start <= range.start) - 1;
+        let (start, piece) = &self.pieces[first];
+        if range.end - start <= piece.size() {
+            return piece.read_at(range.start - start..range.end - start);
+        }
+        let mut joined = Vec::with_capacity((range.end - range.start) as usize);
+        for (start, piece) in self.pieces[first..].iter().take_while(|(start, _)| *start < range.end) {
+            let part = piece.read_at(range.start.saturating_sub(*start)..(range.end - start).min(piece.size()))?;
+            joined.extend_from_slice(&part);
+        }
+        Ok(Cow::Owned(joined))
+    }
+}
+
 /// `Read + Seek` over a source, for readers that want a stream (the zip directory of a `.bin` file).
 pub struct SourceReader<'a> {
     source: &'a dyn ByteSource,
@@ -127,6 +184,27 @@ mod tests {
             assert_eq!(source.read_at(250..260).unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
         }
         std::fs::remove_file(path).unwrap();
+    }
+
+    /// Every range of a file split at awkward places (an empty piece among them) reads as the whole file's.
+    #[test]
+    fn pieces_read_every_range_as_the_whole_file_does() {
+        let whole: Vec<u8> = (0..=255).cycle().take(1000).collect();
+        let cuts = [0, 1, 333, 333, 334, 999, 1000];
+        let pieces = Pieces::new(cuts.windows(2).map(|w| whole[w[0]..w[1]].to_vec()));
+        assert_eq!((pieces.count(), pieces.size()), (6, 1000));
+        for start in (0..=1000).step_by(37).chain([0, 1, 332, 333, 334, 998, 999, 1000]) {
+            for end in (start..=1000).step_by(53).chain([start, start + 1, 333, 334, 999, 1000]) {
+                if end < start || end > 1000 {
+                    continue;
+                }
+                let read = pieces.read_at(start as u64..end as u64).unwrap();
+                assert_eq!(&*read, &whole[start..end], "{start}..{end}");
+            }
+        }
+        assert!(matches!(pieces.read_at(5..200).unwrap(), Cow::Borrowed(_)), "inside one piece: not copied");
+        assert_eq!(pieces.read_at(990..1001).unwrap_err().kind(), io::ErrorKind::UnexpectedEof);
+        assert_eq!(Pieces::<Vec<u8>>::new([]).read_at(0..0).unwrap().len(), 0);
     }
 
     #[test]
