@@ -1,7 +1,8 @@
 //! The page's handle on the training worker (`crate::worker`): it sends requests and routes each reply to
 //! whoever awaits the request it answers. If the worker dies (a crash in its wasm), every waiting request
 //! and every later one gets an error that says so, and the page itself keeps working: saved runs and the
-//! prompts already handed on are untouched.
+//! prompts already handed on are untouched. A message the browser refuses to post (too large, say) is that
+//! request's error, not the worker's death.
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -36,7 +37,7 @@ pub struct Engine {
 struct Inner {
     worker: Worker,
     next_id: Cell<u32>,
-    waiting: RefCell<HashMap<u32, UnboundedSender<Reply>>>,
+    waiting: RefCell<HashMap<u32, UnboundedSender<Answer>>>,
     /// Why the worker is gone, once it is.
     dead: RefCell<Option<String>>,
     /// Told once, when the worker dies.
@@ -47,8 +48,14 @@ struct Inner {
     held: RefCell<Option<Vec<Outgoing>>>,
 }
 
-/// A message for the worker, and the buffer it transfers.
-type Outgoing = (JsValue, Option<Uint8Array>);
+/// A message for the worker, with its id and the buffers it transfers.
+struct Outgoing {
+    id: u32,
+    message: JsValue,
+    payload: Vec<Uint8Array>,
+}
+/// A reply, or why the browser refused to post the request (the worker never saw it).
+type Answer = Result<Reply, String>;
 /// What the page does when its worker dies (start another).
 type OnDeath = Box<dyn FnOnce(String)>;
 
@@ -83,7 +90,7 @@ pub enum RunEvent {
 
 /// The events of one run (started or resumed), in order.
 pub struct Run {
-    replies: UnboundedReceiver<Reply>,
+    replies: UnboundedReceiver<Answer>,
     engine: Engine,
 }
 
@@ -130,11 +137,11 @@ impl Engine {
         engine.inner.worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
         on_message.forget();
         on_error.forget();
-        let mut ready = engine.send(Request::Start { compute }, None);
+        let mut ready = engine.send(Request::Start { compute }, Vec::new());
         let handle = engine.clone();
         wasm_bindgen_futures::spawn_local(async move {
             match ready.next().await {
-                Some(Reply::Ready { backend, check, speed }) => {
+                Some(Ok(Reply::Ready { backend, check, speed })) => {
                     handle.inner.started.set(true);
                     on_ready(Ok(Ready { backend, check, speed }))
                 }
@@ -144,8 +151,8 @@ impl Engine {
         Ok(engine)
     }
 
-    /// Uploads a model, replacing the one loaded (and ending any run on it). The weights' buffer is
-    /// transferred to the worker, not copied: the page keeps nothing of it.
+    /// Uploads a model, replacing the one loaded (and ending any run on it). The weights' pieces are
+    /// transferred to the worker, not copied: the page keeps nothing of them.
     pub async fn load(&self, files: ModelFiles) -> Result<(), String> {
         let ModelFiles { name, source, config, tokenizer, weights_name, weights, dtype, .. } = files;
         let request = Request::Load(LoadModel {
@@ -156,30 +163,30 @@ impl Engine {
             weights_name,
             dtype,
         });
-        match self.send(request, Some(weights)).next().await {
-            Some(Reply::Loaded(result)) => result,
+        match self.send(request, weights.into_pieces()).next().await {
+            Some(Ok(Reply::Loaded(result))) => result,
             other => Err(self.unexpected(other)),
         }
     }
 
     /// Starts a run on the loaded model.
     pub fn train(&self, config: TrainConfig, train: Vec<Example>, dev: Vec<Example>) -> Run {
-        Run { replies: self.send(Request::Train { config, train, dev }, None), engine: self.clone() }
+        Run { replies: self.send(Request::Train { config, train, dev }, Vec::new()), engine: self.clone() }
     }
 
     /// Continues the paused run.
     pub fn resume(&self) -> Run {
-        Run { replies: self.send(Request::Resume, None), engine: self.clone() }
+        Run { replies: self.send(Request::Resume, Vec::new()), engine: self.clone() }
     }
 
     /// Pauses the running run at its next step; its [`Run`] then ends with `Stopped`.
     pub fn pause(&self) {
-        self.send(Request::Pause, None);
+        self.send(Request::Pause, Vec::new());
     }
 
     /// Cancels the running run, or discards the paused one.
     pub fn cancel(&self) {
-        self.send(Request::Cancel, None);
+        self.send(Request::Cancel, Vec::new());
     }
 
     /// Evaluates `prompt` on one language's examples.
@@ -194,8 +201,8 @@ impl Engine {
             language: language.code.to_string(),
             examples,
         };
-        match self.send(request, None).next().await {
-            Some(Reply::Evaluated(result)) => result,
+        match self.send(request, Vec::new()).next().await {
+            Some(Ok(Reply::Evaluated(result))) => result,
             other => Err(self.unexpected(other)),
         }
     }
@@ -203,45 +210,45 @@ impl Engine {
     /// Classifies `texts` with `prompt`: each one's topic probabilities.
     pub async fn predict(&self, prompt: &PromptFile, texts: Vec<String>) -> Result<Vec<Prediction>, String> {
         let request = Request::Predict { prompt: ByteBuf::from(prompt.to_safetensors()), texts };
-        match self.send(request, None).next().await {
-            Some(Reply::Predicted(result)) => result,
+        match self.send(request, Vec::new()).next().await {
+            Some(Ok(Reply::Predicted(result))) => result,
             other => Err(self.unexpected(other)),
         }
     }
 
     /// What the worker holds in memory now (and its GPU peak).
     pub async fn memory(&self) -> Result<WorkerMemory, String> {
-        match self.send(Request::Memory, None).next().await {
-            Some(Reply::Memory(memory)) => Ok(memory),
+        match self.send(Request::Memory, Vec::new()).next().await {
+            Some(Ok(Reply::Memory(memory))) => Ok(memory),
             other => Err(self.unexpected(other)),
         }
     }
 
-    /// Posts `body` (with `payload` transferred beside it); the receiver gets the replies to it.
-    fn send(&self, body: Request, payload: Option<Uint8Array>) -> UnboundedReceiver<Reply> {
+    /// Posts `body` (with `payload`'s buffers transferred beside it); the receiver gets the replies to it,
+    /// or why the browser would not post it.
+    fn send(&self, body: Request, payload: Vec<Uint8Array>) -> UnboundedReceiver<Answer> {
         let (sender, receiver) = unbounded();
         if self.death().is_some() {
             return receiver; // dropping `sender` closes it: the caller reports the death
         }
         let id = self.inner.next_id.get();
         self.inner.next_id.set(id + 1);
-        let expects_reply = body.expects_reply();
-        let posted = serde_wasm_bindgen::to_value(&Envelope { id, body })
-            .map_err(|e| JsValue::from_str(&e.to_string()))
-            .and_then(|message| match self.inner.held.borrow_mut().as_mut() {
-                Some(held) => {
-                    held.push((message, payload));
-                    Ok(())
-                }
-                None => self.inner.post(&message, payload),
-            });
-        match posted {
-            Ok(()) if expects_reply => {
-                self.inner.waiting.borrow_mut().insert(id, sender);
-            }
-            Ok(()) => {}
-            Err(error) => self.inner.die(format!("a message could not be sent to it ({})", js_message(&error))),
+        if body.expects_reply() {
+            self.inner.waiting.borrow_mut().insert(id, sender);
         }
+        let message = match serde_wasm_bindgen::to_value(&Envelope { id, body }) {
+            Ok(message) => message,
+            Err(error) => {
+                self.inner.refuse(id, &error.to_string());
+                return receiver;
+            }
+        };
+        let outgoing = Outgoing { id, message, payload };
+        if let Some(held) = self.inner.held.borrow_mut().as_mut() {
+            held.push(outgoing);
+            return receiver;
+        }
+        self.inner.post(outgoing);
         receiver
     }
 
@@ -257,24 +264,41 @@ impl Engine {
         })
     }
 
-    /// The error for a reply stream that ended or answered out of turn.
-    fn unexpected(&self, reply: Option<Reply>) -> String {
+    /// The error for a reply stream that ended, was refused, or answered out of turn.
+    fn unexpected(&self, reply: Option<Answer>) -> String {
         match reply {
             None => self.death().unwrap_or_else(|| "the training worker stopped answering: reload the page".into()),
-            Some(other) => format!("the training worker answered out of turn ({other:?})"),
+            Some(Err(refused)) => refused,
+            Some(Ok(other)) => format!("the training worker answered out of turn ({other:?})"),
         }
     }
 }
 
 impl Inner {
-    /// Posts `message`, with `payload`'s buffer transferred beside it.
-    fn post(&self, message: &JsValue, payload: Option<Uint8Array>) -> Result<(), JsValue> {
-        match payload {
-            Some(payload) => {
-                Reflect::set(message, &PAYLOAD.into(), &payload)?;
-                self.worker.post_message_with_transfer(message, &Array::of1(&payload.buffer()))
-            }
-            None => self.worker.post_message(message),
+    /// Posts a message, its payload's buffers transferred beside it; a refusal is its request's answer.
+    fn post(&self, Outgoing { id, message, payload }: Outgoing) {
+        let posted = if payload.is_empty() {
+            self.worker.post_message(&message)
+        } else {
+            let buffers: Array = payload.iter().map(|piece| piece.buffer()).collect();
+            let pieces: Array = payload.into_iter().collect();
+            Reflect::set(&message, &PAYLOAD.into(), &pieces)
+                .and_then(|_| self.worker.post_message_with_transfer(&message, &buffers))
+        };
+        if let Err(error) = posted {
+            self.refuse(id, &js_message(&error));
+        }
+    }
+
+    /// Answers request `id` with the browser's refusal to post it: the worker never saw it and is fine.
+    fn refuse(&self, id: u32, detail: &str) {
+        let why = format!(
+            "the browser would not hand this to the training worker ({detail}); nothing was lost and the page \
+             still works — for a model, try its int8 or f16 file"
+        );
+        web_sys::console::error_1(&why.clone().into());
+        if let Some(sender) = self.waiting.borrow_mut().remove(&id) {
+            let _ = sender.unbounded_send(Err(why));
         }
     }
 
@@ -286,17 +310,15 @@ impl Inner {
         if body == Reply::Listening {
             // Now what was held can go, in order.
             let held = self.held.borrow_mut().take().unwrap_or_default();
-            for (message, payload) in held {
-                if let Err(error) = self.post(&message, payload) {
-                    return self.die(format!("a message could not be sent to it ({})", js_message(&error)));
-                }
+            for outgoing in held {
+                self.post(outgoing);
             }
             return;
         }
         let last = body.ends_stream();
         let mut waiting = self.waiting.borrow_mut();
         if let Some(sender) = waiting.get(&id) {
-            let _ = sender.unbounded_send(body);
+            let _ = sender.unbounded_send(Ok(body));
         }
         if last {
             waiting.remove(&id);
@@ -328,10 +350,12 @@ impl Run {
             }
         };
         match self.replies.next().await {
-            Some(Reply::InStep(progress)) => RunEvent::InStep(progress),
-            Some(Reply::Steps { records, progress }) => RunEvent::Steps { records, progress },
-            Some(Reply::Validation { record, best }) => RunEvent::Validation { record, best: best.and_then(prompt) },
-            Some(Reply::Stopped { outcome, prompt: kept }) => {
+            Some(Ok(Reply::InStep(progress))) => RunEvent::InStep(progress),
+            Some(Ok(Reply::Steps { records, progress })) => RunEvent::Steps { records, progress },
+            Some(Ok(Reply::Validation { record, best })) => {
+                RunEvent::Validation { record, best: best.and_then(prompt) }
+            }
+            Some(Ok(Reply::Stopped { outcome, prompt: kept })) => {
                 RunEvent::Stopped { outcome, prompt: kept.and_then(prompt) }
             }
             other => RunEvent::Stopped { outcome: Err(self.engine.unexpected(other)), prompt: None },

@@ -9,6 +9,7 @@ mod diagnostics;
 mod download;
 mod engine;
 mod evaluation_panel;
+mod inventory;
 mod loss_chart;
 mod model_picker;
 mod paper_study;
@@ -237,8 +238,18 @@ pub fn App() -> impl IntoView {
     let runs = RwSignal::new(Vec::<SavedRun>::new());
     let runs_loaded = RwSignal::new(false);
     let save_error = RwSignal::new(None::<String>);
+    let storage_cleared = RwSignal::new(None::<String>);
     spawn_local(async move {
-        match run_store::load_all().await {
+        let stored = run_store::load_all().await;
+        // What earlier visits stored and is gone now (told before anything is stored again).
+        let gone_runs = match &stored {
+            Ok(stored) => {
+                inventory::runs_gone(&stored.iter().map(|r| (r.id.clone(), r.label.clone())).collect::<Vec<_>>())
+            }
+            Err(_) => Vec::new(),
+        };
+        storage_cleared.set(inventory::notice(&gone_runs, &download::gone_from_cache().await));
+        match stored {
             Ok(stored) => {
                 // A prompt the page opened with (a share link) that is already saved shows its results.
                 let id = prompt.with_untracked(|p| p.as_ref().map(PromptFile::fingerprint));
@@ -284,6 +295,9 @@ pub fn App() -> impl IntoView {
         {move || workers.notice.get().map(|notice| view! {
             <p class="notice worker-notice" role="alert" data-testid="worker-restarted">{notice}</p>
         })}
+        {move || storage_cleared.get().map(|notice| view! {
+            <p class="notice" role="alert" data-testid="storage-cleared">{notice}</p>
+        })}
         <SharedLinkNotice link runs session on_prompt=on_opened on_open on_evaluate=Callback::new(move |()| evaluation_requests.update(|n| *n += 1)) />
         <main data-testid="app-main">
             <div class="column">
@@ -303,7 +317,7 @@ pub fn App() -> impl IntoView {
                 <TrainingPanel session device=device_state opened_settings on_prompt on_superseded=Callback::new(move |id: String| saved_runs::forget_superseded(runs, &id)) />
                 <PromptActions prompt session on_import=on_opened />
                 {move || save_error.get().map(|error| view! { <p class="error" role="alert" data-testid="save-error">{error}</p> })}
-                <SavedRuns runs on_open />
+                <SavedRuns runs on_open error=save_error />
             </div>
             <div class="column wide">
                 <EvaluationPanel session prompt results requests=evaluation_requests />

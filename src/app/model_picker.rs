@@ -3,11 +3,9 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use js_sys::Uint8Array;
-
 use super::DeviceState;
 use super::cost::{self, RunSize};
-use super::download::{self, DownloadError, Progress};
+use super::download::{self, DownloadError, FileBytes, Progress};
 use crate::files::hub::{CONFIG_FILE, HubRepo, PRESETS, TOKENIZER_FILE};
 use crate::format;
 use crate::model::checkpoint::{PYTORCH_FILE, SAFETENSORS_FILE};
@@ -32,8 +30,8 @@ pub struct ModelFiles {
     pub config: Vec<u8>,
     pub tokenizer: Vec<u8>,
     pub weights_name: String,
-    /// In JavaScript memory, handed to the worker without a copy (`download::read_body` says why).
-    pub weights: Uint8Array,
+    /// In JavaScript memory, handed to the worker without a copy (`download::FileBytes` says why).
+    pub weights: FileBytes,
     /// How to store the weight matrices once loaded.
     pub dtype: WeightDtype,
     /// The repository they were downloaded from (and are cached for), or `None` for picked local files.
@@ -56,7 +54,7 @@ impl ModelFacts {
             source: files.source.clone(),
             config: parse_config(&files.config),
             weights_name: files.weights_name.clone(),
-            weights_bytes: files.weights.length().into(),
+            weights_bytes: files.weights.len(),
             dtype: files.dtype,
         }
     }
@@ -90,8 +88,8 @@ pub fn ModelPicker(
         spawn_local(async move {
             match download_model(repo, rows, dtype.get_untracked(), cost).await {
                 Ok(files) => {
-                    let total = files.config.len() + files.tokenizer.len() + files.weights.length() as usize;
-                    status.set(format!("Ready: {} ({})", files.source, format::bytes(total as u64)));
+                    let total = (files.config.len() + files.tokenizer.len()) as u64 + files.weights.len();
+                    status.set(format!("Ready: {} ({})", files.source, format::bytes(total)));
                     on_ready.run(files);
                 }
                 Err(error) => status.set(error),
@@ -318,7 +316,7 @@ pub async fn download_again(
     download_model(repo, RwSignal::new(Vec::new()), dtype, Cost::new(device)).await
 }
 
-async fn fetch_row(repo: &HubRepo, name: &str, rows: RwSignal<Vec<FileRow>>) -> Result<Uint8Array, DownloadError> {
+async fn fetch_row(repo: &HubRepo, name: &str, rows: RwSignal<Vec<FileRow>>) -> Result<FileBytes, DownloadError> {
     let index = rows.with_untracked(Vec::len);
     rows.update(|r| r.push(FileRow { name: name.into(), progress: None, done: false }));
     let bytes = download::fetch_cached(&repo.file_url(name), &|p| {
@@ -354,7 +352,7 @@ struct PickedFiles {
     config: Option<Vec<u8>>,
     tokenizer: Option<Vec<u8>>,
     /// The file's name and bytes; a `.bin` is taken as `pytorch_model.bin` (the loader says what to do).
-    weights: Option<(String, Uint8Array)>,
+    weights: Option<(String, FileBytes)>,
 }
 
 impl PickedFiles {
@@ -495,8 +493,8 @@ fn complete_pick(
     };
     let name = std::str::from_utf8(&config).ok().and_then(recorded_name).unwrap_or_else(|| "local-model".into());
     let source = format!("{name} (files on this computer)");
-    let total = config.len() + tokenizer.len() + weights.length() as usize;
-    let status = format!("Ready: {source} ({})", format::bytes(total as u64));
+    let total = (config.len() + tokenizer.len()) as u64 + weights.len();
+    let status = format!("Ready: {source} ({})", format::bytes(total));
     on_ready.run(ModelFiles { name, source, config, tokenizer, weights_name, weights, dtype, repo: None });
     status
 }

@@ -3,7 +3,9 @@
 //! be reopened and compared side by side. They stay until the user deletes them: none is dropped to make
 //! room (when the browser's quota is reached, saving says so). Storage: `run_store` (IndexedDB), shared by
 //! every tab of the app and keyed by prompt, so no tab overwrites another's run; each tab tells the others
-//! of what it saved or deleted (a BroadcastChannel), and their lists follow without a reload.
+//! of what it saved or deleted (a BroadcastChannel), and their lists follow without a reload. Because the
+//! browser may clear or evict that storage, every run can be downloaded as one zip (`files::run_archive`)
+//! and imported back.
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use leptos::prelude::*;
@@ -11,9 +13,11 @@ use leptos::task::spawn_local;
 use wasm_bindgen::prelude::*;
 use web_sys::{BroadcastChannel, MessageEvent};
 
+use super::inventory;
 use super::run_store::{self, SavedRun};
 use super::save::save_file;
 use crate::files::prompt_file::PromptFile;
+use crate::files::run_archive::{self, ArchivedRun};
 use crate::tuning::eval::{self, LanguageResult, mean_accuracy};
 
 /// A short description of a prompt for lists: "L4 · tiny-bloom · uniform · MLP 200", and where a run that
@@ -55,15 +59,35 @@ pub fn save(
     list.retain(|r| r.id != run.id);
     list.insert(0, run.clone());
     runs.set(list);
+    store(vec![run], error);
+}
+
+/// Writes `stored` to IndexedDB, then tells the other tabs and the inventory; `error` says if it failed.
+fn store(stored: Vec<SavedRun>, error: RwSignal<Option<String>>) {
     spawn_local(async move {
-        let stored = run_store::put(&run).await;
-        if stored.is_ok() {
-            tell_other_tabs(SAVED);
+        let mut failed = None;
+        for run in &stored {
+            match run_store::put(run).await {
+                Ok(()) => inventory::remember_run(&run.id, &run.label),
+                Err(e) => failed = Some(e),
+            }
         }
-        error.set(stored.err().map(|e| {
+        if failed.is_none() {
+            tell_other_tabs(SAVED);
+            ask_to_persist().await;
+        }
+        error.set(failed.map(|e| {
             format!("The run could not be saved in this browser ({e}): download the prompt file to keep it, or delete saved runs to make room.")
         }));
     });
+}
+
+/// Asks the browser to keep this site's storage under pressure (Chromium grants it to sites in use, without
+/// a prompt); runs are still lost to "clear site data", so the page offers the zip of them all.
+async fn ask_to_persist() {
+    if let Some(Ok(promise)) = web_sys::window().map(|w| w.navigator().storage().persist()) {
+        let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+    }
 }
 
 /// The channel the app's tabs in this browser share; a message is [`SAVED`] or [`DELETED`] + the run's id.
@@ -136,20 +160,97 @@ fn delete(runs: RwSignal<Vec<SavedRun>>, id: &str) {
     let id = id.to_string();
     spawn_local(async move {
         match run_store::delete(&id).await {
-            Ok(()) => tell_other_tabs(&format!("{DELETED}{id}")),
+            Ok(()) => {
+                inventory::forget_run(&id);
+                tell_other_tabs(&format!("{DELETED}{id}"))
+            }
             Err(error) => web_sys::console::error_1(&format!("deleting saved run {id} failed: {error}").into()),
         }
     });
 }
 
-/// Saved runs: open one, delete one, and compare the chosen ones' accuracies side by side.
+/// Every saved run as one zip ("Download all runs").
+fn download_all(runs: &[SavedRun]) {
+    let archived: Vec<ArchivedRun> = runs
+        .iter()
+        .filter_map(|run| {
+            let prompt = run.prompt_file().ok()?;
+            Some(ArchivedRun { label: run.label.clone(), saved_at: run.saved_at, prompt, results: run.results.clone() })
+        })
+        .collect();
+    save_file("polyprompt-runs.zip", &run_archive::to_zip(&archived), "application/zip");
+}
+
+/// The runs of a zip made by "Download all runs" join the saved runs (a run already saved keeps the newer
+/// copy); `message` says how many came in and which entries could not be read.
+async fn import_zip(
+    file: gloo::file::File,
+    runs: RwSignal<Vec<SavedRun>>,
+    message: RwSignal<String>,
+    error: RwSignal<Option<String>>,
+) {
+    let contents = match gloo::file::futures::read_as_bytes(&file).await {
+        Ok(bytes) => run_archive::from_zip(&bytes).map_err(|e| e.to_string()),
+        Err(e) => Err(format!("{} could not be read ({e})", file.name())),
+    };
+    let contents = match contents {
+        Ok(contents) => contents,
+        Err(why) => return message.set(format!("Nothing imported: {why}")),
+    };
+    let imported: Vec<SavedRun> = contents
+        .runs
+        .into_iter()
+        .map(|run| SavedRun {
+            id: run.prompt.fingerprint(),
+            label: run.label,
+            saved_at: run.saved_at,
+            prompt: STANDARD.encode(run.prompt.to_safetensors()),
+            results: run.results,
+        })
+        .collect();
+    let mut said =
+        format!("Imported {} run{} from {}.", imported.len(), if imported.len() == 1 { "" } else { "s" }, file.name());
+    if !contents.problems.is_empty() {
+        said.push_str(&format!(" Not imported: {}.", contents.problems.join("; ")));
+    }
+    message.set(said);
+    runs.update(|list| merge_runs(list, imported.clone()));
+    store(imported, error);
+}
+
+/// Saved runs: open one, delete one, compare the chosen ones' accuracies side by side, download them all as
+/// one zip and import such a zip.
 #[component]
-pub fn SavedRuns(runs: RwSignal<Vec<SavedRun>>, on_open: Callback<SavedRun>) -> impl IntoView {
+pub fn SavedRuns(
+    runs: RwSignal<Vec<SavedRun>>,
+    on_open: Callback<SavedRun>,
+    error: RwSignal<Option<String>>,
+) -> impl IntoView {
     let compared = RwSignal::new(Vec::<String>::new());
+    let message = RwSignal::new(String::new());
+    let import = move |ev: leptos::ev::Event| {
+        let input: web_sys::HtmlInputElement = event_target(&ev);
+        if let Some(file) = input.files().and_then(|files| files.get(0)) {
+            spawn_local(import_zip(gloo::file::File::from(file), runs, message, error));
+        }
+        input.set_value("");
+    };
     view! {
         <section class="card saved-runs" aria-labelledby="runs-title">
             <h2 id="runs-title">"Saved runs"</h2>
-            <p class="muted">"Kept in this browser. Tick runs to compare them."</p>
+            <p class="muted">
+                "Kept in this browser, which may clear them (clearing site data, or evicting it when the disk is \
+                 full): download them to keep them. Tick runs to compare them."
+            </p>
+            <div class="actions">
+                <button type="button" data-testid="runs-download-all" disabled=move || runs.with(Vec::is_empty)
+                    on:click=move |_| runs.with_untracked(|all| download_all(all))>"Download all runs (.zip)"</button>
+                <label class="file-button">
+                    "Import runs (.zip)…"
+                    <input type="file" data-testid="runs-import" accept=".zip" on:change=import />
+                </label>
+            </div>
+            <p data-testid="runs-message" role="status">{move || message.get()}</p>
             <ul data-testid="saved-runs">
                 {move || runs.get().into_iter().map(|run| {
                     let id = run.id.clone();

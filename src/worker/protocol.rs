@@ -14,7 +14,7 @@ use crate::tuning::train::{Progress, RunOutcome, StepProgress, StepRecord, Train
 
 /// The id of [`Request::Start`], the page's first message, and of its answer [`Reply::Ready`].
 pub const READY_ID: u32 = 0;
-/// The property of a posted request that carries its transferred bytes (a `Uint8Array`).
+/// The property of a posted request that carries its transferred bytes: an array of `Uint8Array` pieces.
 pub const PAYLOAD: &str = "payload";
 
 /// A message with the id of the request it belongs to.
@@ -32,8 +32,9 @@ pub enum Request {
     Start { compute: Preference },
     /// What the worker holds in memory (answered by [`Reply::Memory`]).
     Memory,
-    /// Parse and upload a model, replacing the one loaded. Its weights travel beside the message as a
-    /// transferred buffer (not copied, and not through serde: they can be gigabytes).
+    /// Parse and upload a model, replacing the one loaded. Its weights travel beside the message as
+    /// transferred buffers, in pieces (not copied, and not through serde: they can be gigabytes, and the
+    /// browser posts no single buffer of over about 2 GiB).
     Load(LoadModel),
     /// Start a run on the loaded model (a paused one is discarded).
     Train { config: TrainConfig, train: Vec<Example>, dev: Vec<Example> },

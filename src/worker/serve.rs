@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use burn::tensor::{Device, Tensor};
-use js_sys::{Reflect, Uint8Array};
+use js_sys::{Array, Reflect, Uint8Array};
 use serde_bytes::ByteBuf;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::spawn_local;
@@ -18,7 +18,7 @@ use crate::files::prompt_file::PromptFile;
 use crate::model::fit::check_fits;
 use crate::model::source::past_the_end;
 use crate::model::tokenizer::TextTokenizer;
-use crate::model::{self, ByteSource, CausalLm, LoadOptions, ModelConfig, WeightsFile};
+use crate::model::{self, ByteSource, CausalLm, LoadOptions, ModelConfig, Pieces, WeightsFile};
 use crate::task::languages;
 use crate::task::sib200::Example;
 use crate::tuning::estimate::{self, StepShape};
@@ -123,11 +123,11 @@ fn receive(state: &Shared, data: JsValue) {
         }
         Request::Memory => post(id, Reply::Memory(memory(state))),
         Request::Load(files) => {
-            let weights = Reflect::get(&data, &PAYLOAD.into())
-                .ok()
-                .and_then(|p| p.dyn_into::<Uint8Array>().ok())
-                .unwrap_or_else(|| Uint8Array::new_with_length(0));
-            post(id, Reply::Loaded(load(state, files, TransferredFile(weights))));
+            // The page posts the weights as an array of pieces (see `app::download::FileBytes`).
+            let pieces = Reflect::get(&data, &PAYLOAD.into()).ok().filter(Array::is_array).map(|p| Array::from(&p));
+            let weights =
+                Pieces::new(pieces.iter().flat_map(Array::iter).map(|p| TransferredPiece(p.unchecked_into())));
+            post(id, Reply::Loaded(load(state, files, weights)));
             memory(state);
         }
         Request::Train { config, train, dev } => {
@@ -186,12 +186,12 @@ fn receive(state: &Shared, data: JsValue) {
     }
 }
 
-/// The weights file as the page transferred it (an `ArrayBuffer`, moved, not copied): it stays in the
-/// worker's JavaScript heap, and each tensor is copied into wasm memory only while it is converted and
-/// uploaded. wasm memory never shrinks, so a whole f32 checkpoint copied in would stay taken for good.
-struct TransferredFile(Uint8Array);
+/// A piece of the weights file as the page transferred it (an `ArrayBuffer`, moved, not copied): it stays
+/// in the worker's JavaScript heap, and each tensor is copied into wasm memory only while it is converted
+/// and uploaded. wasm memory never shrinks, so a whole f32 checkpoint copied in would stay taken for good.
+struct TransferredPiece(Uint8Array);
 
-impl ByteSource for TransferredFile {
+impl ByteSource for TransferredPiece {
     fn size(&self) -> u64 {
         self.0.length() as u64
     }
@@ -207,7 +207,7 @@ impl ByteSource for TransferredFile {
 /// Parses and uploads the model as `files.dtype`; every failure says which file is at fault, and a model
 /// the worker or the GPU cannot hold is refused before anything is allocated ([`check_fits`]).
 /// Any run on the model loaded before is cancelled.
-fn load(state: &Shared, files: LoadModel, weights: TransferredFile) -> Result<(), String> {
+fn load(state: &Shared, files: LoadModel, weights: Pieces<TransferredPiece>) -> Result<(), String> {
     let mut s = state.borrow_mut();
     let Some((device, backend)) = s.device.clone() else {
         return Err("the compute device is still starting: wait for the engine check".into());

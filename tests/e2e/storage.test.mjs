@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startServer, shots, importPrompt, promptFile, cspViolations, storedRunCount, withBrowser } from './browser.mjs';
+import { startServer, shots, importPrompt, promptFile, cspViolations, setField, storedRunCount, withBrowser } from './browser.mjs';
 
 let server;
 before(async () => { server = await startServer(); });
@@ -126,25 +126,50 @@ test('ticked saved runs compare side by side and export as CSV', { timeout: 120_
   });
 });
 
-test('two-tabs: two tabs save runs side by side, and each list shows the other tab\'s runs without a reload', { timeout: 120_000 }, async () => {
-  await withBrowser({ webgpu: false, failure: 'two-tabs-failure.png' }, async (browser) => {
-    const first = browser.page;
-    const second = await browser.context.newPage();
-    await first.goto(server.url);
-    await second.goto(server.url);
-    // Each tab saves its own prompts (an import saves a run, as training does).
-    await importPrompt(first, 2, 11);
-    await importPrompt(second, 3, 12);
-    await importPrompt(first, 5, 13);
-    for (const page of [first, second]) {
-      await page.waitForFunction(() => document.querySelectorAll('[data-testid=saved-run]').length === 3, null, { timeout: 30_000 });
-    }
-    assert.equal(await storedRunCount(first), 3, 'neither tab overwrote the other\'s run');
-    // A run deleted in one tab leaves the other's list too.
-    const removed = first.getByTestId('saved-run').filter({ hasText: 'L3 ·' });
-    await removed.getByRole('button', { name: /^Delete/ }).click();
-    await second.waitForFunction(() => ![...document.querySelectorAll('[data-testid=saved-run]')].some((li) => li.textContent.includes('L3 ·')), null, { timeout: 30_000 });
-    assert.equal(await second.getByTestId('saved-run').count(), 2);
-    await second.screenshot({ path: path.join(shots, 'two-tabs.png'), fullPage: true });
+for (const webgpu of [true, false]) {
+  const backend = webgpu ? 'webgpu' : 'cpu';
+  test(`two-tabs (${backend}): a model both tabs download at once is fetched once; both train and save side by side, and each list follows the other's`, { timeout: 300_000 }, async () => {
+    await withBrowser({ webgpu, failure: `two-tabs-${backend}-failure.png` }, async (browser) => {
+      const first = browser.page;
+      const second = await browser.context.newPage();
+      const tabs = [first, second];
+      await first.goto(server.url);
+      await second.goto(server.url);
+
+      // Both tabs ask for the same model at the same moment: one downloads (under a Web Lock), the other waits
+      // and reads its cached copy.
+      const before = server.requests.length;
+      for (const page of tabs) await page.getByTestId('model-id').fill(`${server.url}polyprompt-test/tiny-bloom`);
+      await Promise.all(tabs.map((page) => page.getByTestId('model-download').click()));
+      await Promise.all(tabs.map((page) => page.locator('[data-testid=model-loaded][data-loaded=true]').waitFor({ timeout: 120_000 })));
+      const fetched = server.requests.slice(before).filter((r) => r.includes('tiny-bloom/resolve/main/'));
+      for (const file of ['config.json', 'tokenizer.json', 'model.safetensors']) {
+        assert.equal(fetched.filter((r) => r.includes(file)).length, 1, `${file} fetched once:\n${fetched.join('\n')}`);
+      }
+
+      // Each tab trains its own prompt (another seed, another length) at the same time, and saves it.
+      for (const [i, page] of tabs.entries()) {
+        await setField(page, 'setting-epochs', 1);
+        await setField(page, 'setting-length', 2 + i);
+        await setField(page, 'setting-seed', 11 + i);
+      }
+      await Promise.all(tabs.map((page) => page.getByTestId('train-start').click()));
+      await Promise.all(tabs.map((page) => page.locator('[data-testid=train-status][data-phase=finished]').waitFor({ timeout: 240_000 })));
+      // And one imported prompt (an import saves a run, as training does).
+      await importPrompt(first, 5, 13);
+      for (const page of tabs) {
+        await page.waitForFunction(() => ['L2 ·', 'L3 ·', 'L5 ·'].every((l) => [...document.querySelectorAll('[data-testid=saved-run]')].some((li) => li.textContent.includes(l))), null, { timeout: 30_000 });
+      }
+      const listed = await first.getByTestId('saved-run').count();
+      assert.equal(await second.getByTestId('saved-run').count(), listed);
+      assert.equal(await storedRunCount(first), listed, 'neither tab overwrote the other\'s run');
+
+      // A run deleted in one tab leaves the other's list too.
+      const removed = first.getByTestId('saved-run').filter({ hasText: 'L3 ·' });
+      await removed.getByRole('button', { name: /^Delete/ }).click();
+      await second.waitForFunction(() => ![...document.querySelectorAll('[data-testid=saved-run]')].some((li) => li.textContent.includes('L3 ·')), null, { timeout: 30_000 });
+      assert.equal(await second.getByTestId('saved-run').count(), listed - 1);
+      await second.screenshot({ path: path.join(shots, `two-tabs-${backend}.png`), fullPage: true });
+    });
   });
-});
+}
