@@ -5,7 +5,7 @@
 // stage records its wall time, the worker's wasm memory, the GPU memory its device reserved, the page's wasm
 // memory and JS heap. Prints the JSON, then one closing line to compare run to run.
 // Usage: node scripts/bench-browser.mjs --models DIR [--families xglm,bloom] [--backends webgpu,cpu]
-//          [--steps 2] [--stage-timeout-min 60] [--out FILE]
+//          [--forms f32,bin,int8] [--steps 2] [--stage-timeout-min 60] [--out FILE]
 // DIR holds <family>-f32/, <family>-bin/, <family>-int8/ in the hub's layout (scripts/bench-browser makes them).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -18,7 +18,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '..');
 const { chromium } = createRequire(path.join(repo, 'tests/e2e/package.json'))('playwright-core');
 
-const opts = { families: 'xglm,bloom', backends: 'webgpu,cpu', steps: '2', 'stage-timeout-min': '60' };
+const opts = { families: 'xglm,bloom', backends: 'webgpu,cpu', forms: 'f32,bin,int8', steps: '2', 'stage-timeout-min': '60' };
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i += 2) opts[argv[i].replace(/^--/, '')] = argv[i + 1];
 if (!opts.models) throw new Error('--models is required');
@@ -94,7 +94,9 @@ async function run(family, backend, form) {
       return { cost: await page.getByTestId('model-cost').innerText().catch(() => null) };
     });
     const loaded = downloaded && await stage(record, 'load', page, cdp, async () => {
-      await page.locator('[data-testid=model-loaded][data-loaded=true]').waitFor({ timeout: stageTimeout });
+      const line = page.locator('[data-testid=model-loaded][data-loaded=true], [data-testid=model-loaded].error');
+      await line.waitFor({ timeout: stageTimeout });
+      if (await line.getAttribute('data-loaded') !== 'true') throw new Error(await line.innerText());
     });
     if (!loaded || form !== 'int8') return record;
     // The paper's recipe (batch 8, full-vocabulary loss), with 2 examples per topic for one epoch: 2 steps.
@@ -135,7 +137,7 @@ const results = [];
 try {
   for (const family of opts.families.split(',')) {
     for (const backend of opts.backends.split(',')) {
-      for (const form of ['f32', 'bin', 'int8']) {
+      for (const form of opts.forms.split(',')) {
         if (!fs.existsSync(path.join(opts.models, `${family}-${form}`))) continue;
         say(`${family} · ${backend} · ${form}`);
         results.push(await run(family, backend, form));
