@@ -58,6 +58,9 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let load_peak_heap_bytes = ALLOC.peak();
     // From here the peak is the workload's own (the model stays live, loading transients are gone).
     ALLOC.reset_peak();
+    // What the GPU's memory pool has reserved (None on the CPU): once loaded, and after the workload.
+    let gpu_reserved = || model.device().memory_pool_usage().map(|usage| usage.bytes_reserved);
+    let gpu_after_load = gpu_reserved();
     let shape = BenchShape { batch: args.batch, seq: args.seq, prompt_len: args.prompt_len };
     let mut report = serde_json::json!({
         "model": args.model.folder.model.display().to_string(),
@@ -99,6 +102,9 @@ pub fn run(args: BenchArgs) -> Result<()> {
         // table is what a training step needs of the device, at most.
         "device_peak_bytes_at_most": matches!(loaded.backend, BackendInfo::Cpu { .. })
             .then(|| ALLOC.peak() as u64 - model.config().size_estimate(model.weight_dtype()).host_bytes),
+        // The GPU's memory pool, reserved (not only in use): after loading, and after the workload.
+        "gpu_reserved_bytes_after_load": gpu_after_load,
+        "gpu_reserved_bytes_end": gpu_reserved(),
     });
     let text = serde_json::to_string_pretty(&report)?;
     match &args.out {

@@ -10,7 +10,10 @@ use crate::format;
 /// 4 GiB; on the CPU fallback the model and a training step's activations, `step_bytes`, live in that
 /// memory too) and whether its largest layer fits one buffer of this GPU; checked before anything is
 /// downloaded or allocated, so running out of memory is a message rather than a crashed tab. Gives the
-/// largest buffer loading may make.
+/// largest chunk of the tied head loading may make: the adapter's limit, but never over
+/// [`DEFAULT_MAX_CHUNK_BYTES`] — each chunk is widened to f32 while it is used, so an adapter that allowed
+/// 2 GiB bindings (SwiftShader's) had the whole 1 GB f32 table widened at once, twice in a training step,
+/// and the GPU held 2.5 GB for a model whose int8 weights are 0.3 GB.
 pub fn check_fits(
     backend: &BackendInfo,
     name: &str,
@@ -41,7 +44,7 @@ pub fn check_fits(
                     format::bytes(limit)
                 ));
             }
-            Ok(limit as usize)
+            Ok(limit.min(DEFAULT_MAX_CHUNK_BYTES as u64) as usize)
         }
         BackendInfo::Cpu { .. } => Ok(DEFAULT_MAX_CHUNK_BYTES),
     }
@@ -75,7 +78,10 @@ mod tests {
             max_buffer_bytes: 256 << 20,
             f16: false,
         };
-        assert_eq!(check_fits(&gpu(128 << 20), name, &bloom, WeightDtype::F32, whole), Ok(128 << 20));
+        assert_eq!(check_fits(&gpu(64 << 20), name, &bloom, WeightDtype::F32, whole), Ok(64 << 20));
+        // An adapter that allows larger buffers does not get larger head chunks: each is widened to f32 in use.
+        let roomy = BackendInfo::Gpu { adapter: "roomy".into(), max_binding_bytes: 2 << 30, max_buffer_bytes: 4 << 30, f16: true };
+        assert_eq!(check_fits(&roomy, name, &bloom, WeightDtype::Int8, lean), Ok(DEFAULT_MAX_CHUNK_BYTES));
         let refused = check_fits(&gpu(8 << 20), name, &bloom, WeightDtype::Int8, lean).unwrap_err();
         assert_eq!(
             refused,
