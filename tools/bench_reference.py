@@ -5,6 +5,7 @@ Subcommands (each prints or writes one JSON object):
                                     full-size xglm-564M / bloom-560m configs, and the reduced `-wasm` ones
   step    --model DIR --variant paper|peft [shape]     median training step, peak memory
   eval    --model DIR --variant paper|peft [shape]     batched evaluation: sentences/s, peak memory
+          (both: --device cuda runs on the GPU and adds its peak memory; scripts/bench-gpu)
   epoch   --model DIR --data SIB200 --language CODE    the authors' recipe: one epoch + one language's eval
   peak                               best matmul FLOP/s of PyTorch on this machine
   run     --cli BIN [--wasm CMD] ... the whole comparison: every measurement in a fresh process, then the
@@ -76,11 +77,14 @@ def torch_setup():
     return torch
 
 
-def load_model(model_dir: Path):
+def load_model(model_dir: Path, device: str = "cpu"):
     torch = torch_setup()
+    if device == "cuda" and not torch.cuda.is_available():
+        # Said before loading: a full-size model takes a while to read only to fail at .to().
+        raise SystemExit(f"--device cuda: this PyTorch ({torch.__version__}) sees no CUDA device")
     from transformers import AutoModelForCausalLM
 
-    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).to(device)
     model.eval()  # dropout off (see the module docstring)
     for p in model.parameters():
         p.requires_grad_(False)
@@ -175,12 +179,13 @@ class Reference:
             cfg = PromptTuningConfig(task_type="CAUSAL_LM", num_virtual_tokens=prompt_len, token_dim=hidden,
                                      num_attention_heads=model.config.num_attention_heads,
                                      num_layers=model.config.num_hidden_layers, prompt_tuning_init="RANDOM")
-            self.peft = get_peft_model(model, cfg)
+            self.peft = get_peft_model(model, cfg).to(model.device)  # the virtual tokens beside the model
             self.peft.eval()
             self.params = [p for p in self.peft.parameters() if p.requires_grad]
         else:
+            # uniform(-0.5, 0.5), drawn on the CPU: the same start on every device
             g = torch.Generator().manual_seed(0)
-            self.prompt = torch.nn.Parameter((torch.rand(prompt_len, hidden, generator=g) - 0.5))  # uniform(-0.5, 0.5)
+            self.prompt = torch.nn.Parameter((torch.rand(prompt_len, hidden, generator=g) - 0.5).to(model.device))
             self.params = [self.prompt]
         self.optimizer = torch.optim.AdamW(self.params, lr=5e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
         self.schedule = get_linear_schedule_with_warmup(self.optimizer, math.ceil(0.1 * total_steps), total_steps)
@@ -192,7 +197,7 @@ class Reference:
 
     def loss(self, ids, attention, prompt_mask, predict_at, targets):
         logits = self.logits(ids, attention, prompt_mask)
-        rows = self.torch.arange(ids.shape[0])
+        rows = self.torch.arange(ids.shape[0], device=ids.device)
         return self.torch.nn.functional.cross_entropy(logits[rows, predict_at], targets)
 
     def step(self, ids, attention, prompt_mask, predict_at, targets) -> float:
@@ -208,7 +213,7 @@ class Reference:
     def scores(self, ids, attention, prompt_mask, predict_at, label_ids):
         with self.torch.no_grad():
             logits = self.logits(ids, attention, prompt_mask)
-            rows = self.torch.arange(ids.shape[0])
+            rows = self.torch.arange(ids.shape[0], device=ids.device)
             return logits[rows, predict_at][:, label_ids]
 
 
@@ -222,28 +227,40 @@ def label_ids(model_dir: Path, family: str) -> tuple[list[int], list[int]]:
 
 
 def fixed(args, what: str) -> dict:
-    torch, model = load_model(args.model)
+    torch, model = load_model(args.model, args.device)
+    cuda = args.device == "cuda"
     family = family_of(args.model)
-    ids, attention, prompt_mask, predict_at = fixed_batch(torch, family, model.config.vocab_size, args.batch, args.seq,
-                                                          args.prompt_len, args.variant)
+    tensors = fixed_batch(torch, family, model.config.vocab_size, args.batch, args.seq, args.prompt_len, args.variant)
+    ids, attention, prompt_mask, predict_at = (t if t is None else t.to(args.device) for t in tensors)
     first, last = label_ids(args.model, family)
+    targets = torch.tensor([last[r % 7] for r in range(args.batch)], device=args.device)
     ref = Reference(torch, model, family, args.variant, args.prompt_len, args.warmup + args.reps)
+
+    def now():
+        if cuda:
+            torch.cuda.synchronize()  # CUDA runs asynchronously: time the work, not its queueing
+        return time.perf_counter()
+
     samples = []
     for run in range(args.warmup + args.reps):
-        start = time.perf_counter()
+        start = now()
         if what == "step":
-            targets = torch.tensor([last[r % 7] for r in range(args.batch)])
             ref.step(ids, attention, prompt_mask, predict_at, targets)
         else:
             ref.scores(ids, attention, prompt_mask, predict_at, first).argmax(-1).tolist()
         if run >= args.warmup:
-            samples.append((time.perf_counter() - start) * 1e3)
+            samples.append((now() - start) * 1e3)
     out = {"variant": args.variant, "family": family, "threads": torch.get_num_threads(),
+           "device": torch.cuda.get_device_name() if cuda else "cpu",
            "attention": getattr(model.config, "_attn_implementation", None),
            "shape": {"batch": args.batch, "seq": args.seq, "prompt_len": args.prompt_len}}
     t = timings(samples, args.warmup)
     out[what] = t if what == "step" else {"batch": t, "sentences_per_second": args.batch / (t["median_ms"] / 1e3)}
     out["memory"] = peak_memory()
+    if cuda:
+        # Model included, like ours' gpu_reserved_bytes_end; reserved too, since ours reports its pool's reserve.
+        out["memory"]["gpu_peak_bytes"] = torch.cuda.max_memory_allocated()
+        out["memory"]["gpu_peak_reserved_bytes"] = torch.cuda.max_memory_reserved()
     return out
 
 
@@ -510,6 +527,7 @@ def main() -> None:
         q = sub.add_parser(what)
         q.add_argument("--model", type=Path, required=True)
         q.add_argument("--variant", choices=["paper", "peft"], required=True)
+        q.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
         shape_args(q)
     q = sub.add_parser("epoch")
     q.add_argument("--model", type=Path, required=True)
