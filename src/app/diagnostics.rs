@@ -7,6 +7,7 @@ use leptos::task::spawn_local;
 
 use super::DeviceState;
 use super::engine::Engine;
+use super::offline::StorageUse;
 use crate::backend::Preference;
 use crate::format;
 use crate::worker::protocol::WorkerMemory;
@@ -37,6 +38,7 @@ pub fn Diagnostics(
             <Speeds state />
             <ComputeChoice />
             <MemoryUse engine />
+            <StorageUse />
         </section>
     }
 }

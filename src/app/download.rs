@@ -9,7 +9,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Cache, ReadableStreamDefaultReader, Response};
 
-use super::inventory;
+use super::{inventory, offline};
 
 /// One Cache Storage bucket for every model and data file, so "clear cache" has one thing to delete.
 pub const CACHE_NAME: &str = "polyprompt-v1";
@@ -107,7 +107,10 @@ pub async fn fetch_cached(url: &str, on_progress: &dyn Fn(Progress)) -> Result<F
             match JsFuture::from(put).await {
                 // The record only once the file itself is stored.
                 Ok(_) => match store_record(&cache, &url, &record).await {
-                    Ok(()) => inventory::remember_cached(&url),
+                    Ok(()) => {
+                        inventory::remember_cached(&url);
+                        offline::ask_to_persist().await;
+                    }
                     Err(e) => {
                         web_sys::console::warn_1(&format!("no integrity record for {url}: {}", js_message(&e)).into())
                     }

@@ -12,6 +12,7 @@ mod evaluation_panel;
 mod inventory;
 mod loss_chart;
 mod model_picker;
+mod offline;
 mod paper_study;
 mod prompt_actions;
 mod results;
@@ -155,6 +156,7 @@ impl WorkerHandles {
 
 #[component]
 pub fn App() -> impl IntoView {
+    offline::register();
     let device_state = RwSignal::new(DeviceState::Starting);
     let session = RwSignal::new_local(None::<Session>);
     let link = shared_link::read_page_link();

@@ -13,7 +13,7 @@ use leptos::task::spawn_local;
 use wasm_bindgen::prelude::*;
 use web_sys::{BroadcastChannel, MessageEvent};
 
-use super::inventory;
+use super::{inventory, offline};
 use super::run_store::{self, SavedRun};
 use super::save::save_file;
 use crate::files::prompt_file::PromptFile;
@@ -74,20 +74,12 @@ fn store(stored: Vec<SavedRun>, error: RwSignal<Option<String>>) {
         }
         if failed.is_none() {
             tell_other_tabs(SAVED);
-            ask_to_persist().await;
+            offline::ask_to_persist().await;
         }
         error.set(failed.map(|e| {
             format!("The run could not be saved in this browser ({e}): download the prompt file to keep it, or delete saved runs to make room.")
         }));
     });
-}
-
-/// Asks the browser to keep this site's storage under pressure (Chromium grants it to sites in use, without
-/// a prompt); runs are still lost to "clear site data", so the page offers the zip of them all.
-async fn ask_to_persist() {
-    if let Some(Ok(promise)) = web_sys::window().map(|w| w.navigator().storage().persist()) {
-        let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
-    }
 }
 
 /// The channel the app's tabs in this browser share; a message is [`SAVED`] or [`DELETED`] + the run's id.
