@@ -248,6 +248,9 @@ pub fn TrainingPanel(
 /// stop.
 async fn follow(mut events: Run, run: RunView, on_prompt: Callback<PromptFile>) {
     run.phase.set(Phase::Running);
+    // Whether a validation handed on a best prompt (a worker that crashed sends none at the stop, but that
+    // one is kept).
+    let mut kept_before = false;
     loop {
         match events.next().await {
             RunEvent::InStep(progress) => run.in_step.set(Some(progress)),
@@ -259,12 +262,15 @@ async fn follow(mut events: Run, run: RunView, on_prompt: Callback<PromptFile>) 
             RunEvent::Validation { record, best } => {
                 run.validations.update(|v| v.push(record));
                 if let Some(best) = best {
+                    kept_before = true;
                     on_prompt.run(best);
                 }
             }
             RunEvent::Stopped { outcome, prompt } => {
                 let kept_note = if prompt.is_some() {
                     "The best prompt so far is kept below and in Saved runs."
+                } else if kept_before {
+                    "The best prompt of its last validation is kept below and in Saved runs."
                 } else {
                     "No validation had finished, so no prompt was kept."
                 };

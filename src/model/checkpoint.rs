@@ -68,9 +68,10 @@ struct RawTensor {
     data_offsets: (u64, u64),
 }
 
-/// A header's JSON: its tensors (which must tile the data from 0 with no gap or overlap, each exactly as long
-/// as its shape and dtype make it, all sizes counted in u64), its `__metadata__`, and the data's length.
-fn parse_header(json: &[u8]) -> Result<(BTreeMap<String, HeaderTensor>, HashMap<String, String>, u64), String> {
+/// A header's JSON, `held_bytes` following it: its tensors (which must tile the data from 0 with no gap or
+/// overlap, each exactly as long as its shape and dtype make it, all sizes counted in u64), its
+/// `__metadata__`, and the data's length.
+fn parse_header(json: &[u8], held_bytes: u64) -> Result<SafetensorsHeader, String> {
     let mut entries: BTreeMap<String, serde_json::Value> = serde_json::from_slice(json).map_err(|e| e.to_string())?;
     let metadata = match entries.remove("__metadata__") {
         Some(value) => serde_json::from_value(value).map_err(|e| format!("__metadata__: {e}"))?,
@@ -103,7 +104,7 @@ fn parse_header(json: &[u8]) -> Result<(BTreeMap<String, HeaderTensor>, HashMap<
         tensors.insert(name, HeaderTensor { dtype, shape, offsets: from..to });
         end = to;
     }
-    Ok((tensors, metadata, end))
+    Ok(SafetensorsHeader { tensors, metadata, data_bytes: end, held_bytes })
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -142,8 +143,7 @@ impl SafetensorsHeader {
             return Err(HeaderError::HeaderCut { header: header_bytes, held: held - 8 });
         }
         let header = source.read_at(8..8 + header_bytes).map_err(invalid)?;
-        let (tensors, metadata, data_bytes) = parse_header(&header).map_err(HeaderError::Invalid)?;
-        Ok(SafetensorsHeader { tensors, metadata, data_bytes, held_bytes: held - 8 - header_bytes })
+        parse_header(&header, held - 8 - header_bytes).map_err(HeaderError::Invalid)
     }
 
     /// Where the tensors' data starts in the file.

@@ -1,7 +1,8 @@
 // The large-table path at CI size: a model with BLOOM-560m's full 250,880-token vocabulary and hidden size
-// 1024 but only 2 layers (random weights, int8, made by `polyprompt random-model`), downloaded, loaded in
-// the worker, trained a few steps and evaluated on both browser backends, with the worker's memory held
-// to the budget of a 560M model scaled to this one. scripts/bench-browser runs the full-size models.
+// 1024 but only 2 layers (random weights, int8, made by `polyprompt random-model`), downloaded and loaded in
+// the worker on both browser backends, trained a few steps and evaluated on the CPU fallback (see below for
+// WebGPU), with the worker's memory held to the budget of a 560M model scaled to this one.
+// scripts/bench-browser runs the full-size models.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -25,14 +26,16 @@ before(async () => {
 });
 after(() => server?.stop());
 
-// WebGPU is skipped here: on this machine's only adapter, SwiftShader (0.3 GFLOP/s measured), a step of this
-// model takes about 7 minutes (the page's own estimate; still in step 1 after 10 minutes in CI) and its
-// device reserved 2.52 GB, over the scaled 1.06 GB budget: issue #17's "make it fit" is not done yet.
-const SKIP_WEBGPU = 'SwiftShader needs ~7 min a step for this model and its GPU memory is over budget (issue #17)';
+// On WebGPU the test loads the model and checks memory, but does not train: this machine's only adapter,
+// SwiftShader (0.4 GFLOP/s measured), takes about 6 minutes a step for this model (the page's estimate; still
+// in step 1's backward pass after 10 minutes, 2026-12-02), far beyond CI's time. Its GPU memory then was
+// 0.71 GB, inside the scaled 1.06 GB budget (it was 2.52 GB before the head's chunks were capped).
+// FULL_WIDTH_WEBGPU=1 trains there too.
+const TRAIN_ON_WEBGPU = process.env.FULL_WIDTH_WEBGPU === '1';
 
 for (const { name, webgpu } of [{ name: 'webgpu', webgpu: true }, { name: 'cpu-fallback', webgpu: false }]) {
-  test(`full-width: a 250k-token, 1024-wide model loads, trains and evaluates within its memory budget on ${name}`,
-    { timeout: 900_000, skip: webgpu && SKIP_WEBGPU }, async () => {
+  test(`full-width: a 250k-token, 1024-wide model loads${webgpu && !TRAIN_ON_WEBGPU ? '' : ', trains and evaluates'} within its memory budget on ${name}`,
+    { timeout: 900_000 }, async (t) => {
       await withBrowser({ webgpu, failure: `full-width-${name}-failure.png` }, async ({ page }) => {
         await page.goto(server.url);
         await page.getByTestId('model-id').fill(`${server.url}polyprompt-test/full-width-bloom`);
@@ -40,6 +43,10 @@ for (const { name, webgpu } of [{ name: 'webgpu', webgpu: true }, { name: 'cpu-f
         await page.locator('[data-testid=model-loaded][data-loaded=true]').waitFor({ timeout: 300_000 });
         const cost = await page.getByTestId('model-cost').innerText();
         assert.match(cost, /About [\d.]+ [MG]B to train; about .+ a step on this (GPU|CPU)/);
+        if (webgpu && !TRAIN_ON_WEBGPU) {
+          await checkMemory(page, webgpu, name);
+          return t.diagnostic('trained on the CPU fallback only: SwiftShader takes ~6 min a step for this model');
+        }
         // Two steps: 7 examples (one per topic) in batches of 4, one epoch.
         await setField(page, 'setting-shots', 1);
         await setField(page, 'setting-batch', 4);
@@ -53,21 +60,27 @@ for (const { name, webgpu } of [{ name: 'webgpu', webgpu: true }, { name: 'cpu-f
         await page.getByTestId('eval-start').click();
         await page.getByTestId('eval-status').filter({ hasText: /^Done/ }).waitFor({ timeout: 300_000 });
         await page.screenshot({ path: path.join(shots, `full-width-${name}.png`), fullPage: true });
-
-        const memory = page.getByTestId('worker-memory');
-        await memory.waitFor();
-        const read = async (field) => Number(await memory.getAttribute(`data-${field}`));
-        const config = JSON.parse(fs.readFileSync(path.join(model, 'config.json'), 'utf8'));
-        const share = (2 * config.vocab_size * config.hidden_size * 1.125 + 2 * 12.6e6 * 1.125) / FULL_INT8_BYTES;
-        const wasm = await read('wasm-bytes');
-        const budget = (webgpu ? BUDGET.webgpu : BUDGET.cpu) * share;
-        console.log(`${name}: worker wasm ${(wasm / 2 ** 20).toFixed(0)} MiB of a ${(budget / 2 ** 20).toFixed(0)} MiB budget`);
-        assert.ok(wasm <= budget, `the worker holds ${wasm} bytes of wasm memory, over its budget of ${budget}`);
-        if (webgpu) {
-          const gpu = await read('gpu-peak-bytes');
-          console.log(`${name}: GPU at most ${(gpu / 2 ** 20).toFixed(0)} MiB of a ${(BUDGET.gpu * share / 2 ** 20).toFixed(0)} MiB budget`);
-          assert.ok(gpu > 0 && gpu <= BUDGET.gpu * share, `the GPU device reserved up to ${gpu} bytes`);
-        }
+        await checkMemory(page, webgpu, name);
       });
     });
+}
+
+/** The worker's wasm memory, and on WebGPU its device's peak, against the budgets scaled to this model. */
+async function checkMemory(page, webgpu, name) {
+  const memory = page.getByTestId('worker-memory');
+  await memory.waitFor();
+  await page.waitForTimeout(2500); // the page asks the worker every 2 s: an answer from after what came before
+
+  const read = async (field) => Number(await memory.getAttribute(`data-${field}`));
+  const config = JSON.parse(fs.readFileSync(path.join(model, 'config.json'), 'utf8'));
+  const share = (2 * config.vocab_size * config.hidden_size * 1.125 + 2 * 12.6e6 * 1.125) / FULL_INT8_BYTES;
+  const wasm = await read('wasm-bytes');
+  const budget = (webgpu ? BUDGET.webgpu : BUDGET.cpu) * share;
+  console.log(`${name}: worker wasm ${(wasm / 2 ** 20).toFixed(0)} MiB of a ${(budget / 2 ** 20).toFixed(0)} MiB budget`);
+  assert.ok(wasm <= budget, `the worker holds ${wasm} bytes of wasm memory, over its budget of ${budget}`);
+  if (webgpu) {
+    const gpu = await read('gpu-peak-bytes');
+    console.log(`${name}: GPU at most ${(gpu / 2 ** 20).toFixed(0)} MiB of a ${(BUDGET.gpu * share / 2 ** 20).toFixed(0)} MiB budget`);
+    assert.ok(gpu > 0 && gpu <= BUDGET.gpu * share, `the GPU device reserved up to ${gpu} bytes`);
+  }
 }

@@ -38,7 +38,8 @@ for (const webgpu of [false, true]) {
       await notice.waitFor({ timeout: 60_000 });
       assert.match(await notice.innerText(), /The training worker stopped \(.*simulated crash.*\)\. A new one was started, and the model is being loaded again from this browser's cache\. The run that was going was not restarted\. Its last saved prompt \(3 vectors, [0-9a-f]{8}\) is open/);
       await page.locator('[data-testid=model-loaded][data-loaded=true]').waitFor({ timeout: 120_000 });
-      assert.match(await page.getByTestId('train-status').innerText(), /training worker stopped/);
+      // The run's own status agrees with the notice: its best prompt is kept.
+      assert.match(await page.getByTestId('train-status').innerText(), /training worker stopped.*The best prompt of its last validation is kept/s);
       assert.notEqual(await page.getByTestId('train-status').getAttribute('data-phase'), 'running');
       assert.equal(await summary.getAttribute('data-length'), '3');
       assert.ok((await storedRunCount(page)) >= saved);
