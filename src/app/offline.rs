@@ -40,7 +40,8 @@ pub fn StorageUse() -> impl IntoView {
         spawn_local(async move {
             let Some(storage) = web_sys::window().map(|w| w.navigator().storage()) else { return };
             let (Ok(estimate), Ok(persisted)) = (storage.estimate(), storage.persisted()) else { return };
-            let (Ok(estimate), Ok(persisted)) = (JsFuture::from(estimate).await, JsFuture::from(persisted).await) else {
+            let (Ok(estimate), Ok(persisted)) = (JsFuture::from(estimate).await, JsFuture::from(persisted).await)
+            else {
                 return;
             };
             let estimate: web_sys::StorageEstimate = estimate.unchecked_into();

@@ -13,9 +13,9 @@ use leptos::task::spawn_local;
 use wasm_bindgen::prelude::*;
 use web_sys::{BroadcastChannel, MessageEvent};
 
-use super::{inventory, offline};
 use super::run_store::{self, SavedRun};
 use super::save::save_file;
+use super::{inventory, offline};
 use crate::files::prompt_file::PromptFile;
 use crate::files::run_archive::{self, ArchivedRun};
 use crate::tuning::eval::{self, LanguageResult, mean_accuracy};

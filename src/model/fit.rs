@@ -80,7 +80,12 @@ mod tests {
         };
         assert_eq!(check_fits(&gpu(64 << 20), name, &bloom, WeightDtype::F32, whole), Ok(64 << 20));
         // An adapter that allows larger buffers does not get larger head chunks: each is widened to f32 in use.
-        let roomy = BackendInfo::Gpu { adapter: "roomy".into(), max_binding_bytes: 2 << 30, max_buffer_bytes: 4 << 30, f16: true };
+        let roomy = BackendInfo::Gpu {
+            adapter: "roomy".into(),
+            max_binding_bytes: 2 << 30,
+            max_buffer_bytes: 4 << 30,
+            f16: true,
+        };
         assert_eq!(check_fits(&roomy, name, &bloom, WeightDtype::Int8, lean), Ok(DEFAULT_MAX_CHUNK_BYTES));
         let refused = check_fits(&gpu(8 << 20), name, &bloom, WeightDtype::Int8, lean).unwrap_err();
         assert_eq!(
