@@ -134,6 +134,21 @@ export function promptFile({ length, hidden = 64, baseModel = 'polyprompt-test/t
   return Buffer.concat([size, Buffer.from(header), Buffer.from(values.buffer)]);
 }
 
+/**
+ * Gives the page a saved run with results (English 50%, label `L2 · evaluated`) without training or
+ * evaluating: written where an earlier version kept runs (LocalStorage), which the app moves to IndexedDB
+ * when the page reloads.
+ */
+export async function seedEvaluatedRun(page, seed = 1) {
+  await page.getByTestId('app-main').waitFor();
+  await page.evaluate((prompt) => localStorage.setItem('polyprompt-runs-v1', JSON.stringify([{
+    id: 'feedbeef', label: 'L2 · evaluated', saved_at: 1, prompt,
+    results: [{ code: 'eng_Latn', name: 'English', family: 'Indo-European, Germanic', script: 'Latn',
+      accuracy: 0.5, macro_f1: 0.4, n: 204, per_category: [] }],
+  }])), promptFile({ length: 2, seed }).toString('base64'));
+  await page.reload();
+}
+
 /** Console messages that report a Content-Security-Policy violation. */
 export const cspViolations = (log) => log.filter((line) => /Content Security Policy/i.test(line));
 

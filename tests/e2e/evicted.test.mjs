@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startServer, shots, importPrompt, loadTinyBloom, promptFile, storedRunCount, withBrowser } from './browser.mjs';
+import { startServer, shots, importPrompt, loadTinyBloom, seedEvaluatedRun, storedRunCount, withBrowser } from './browser.mjs';
 
 let server;
 before(async () => { server = await startServer(); });
@@ -19,13 +19,7 @@ for (const webgpu of [true, false]) {
       // A run with results (kept by an earlier version, so it has them without an evaluation) and two
       // imported prompts.
       await page.goto(server.url);
-      await page.getByTestId('app-main').waitFor();
-      await page.evaluate((prompt) => localStorage.setItem('polyprompt-runs-v1', JSON.stringify([{
-        id: 'feedbeef', label: 'L2 · evaluated', saved_at: 1, prompt,
-        results: [{ code: 'eng_Latn', name: 'English', family: 'Indo-European, Germanic', script: 'Latn',
-          accuracy: 0.5, macro_f1: 0.4, n: 204, per_category: [] }],
-      }])), promptFile({ length: 2, seed: 9 }).toString('base64'));
-      await page.reload();
+      await seedEvaluatedRun(page, 9);
       await loadTinyBloom(page, server);
       await importPrompt(page, 3, 1);
       await importPrompt(page, 4, 2);

@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startServer, shots, importPrompt, promptFile, cspViolations, setField, storedRunCount, withBrowser } from './browser.mjs';
+import { startServer, shots, importPrompt, promptFile, cspViolations, seedEvaluatedRun, setField, storedRunCount, withBrowser } from './browser.mjs';
 
 let server;
 before(async () => { server = await startServer(); });
@@ -73,13 +73,7 @@ test('runs an earlier version kept in LocalStorage move to IndexedDB', { timeout
 test('an imported prompt replaces the shown results instead of inheriting them', { timeout: 120_000 }, async () => {
   await withBrowser({ webgpu: false }, async ({ page }) => {
     await page.goto(server.url);
-    await page.getByTestId('app-main').waitFor();
-    await page.evaluate((prompt) => localStorage.setItem('polyprompt-runs-v1', JSON.stringify([{
-      id: 'feedbeef', label: 'L2 · evaluated', saved_at: 1, prompt,
-      results: [{ code: 'eng_Latn', name: 'English', family: 'Indo-European, Germanic', script: 'Latn',
-        accuracy: 0.5, macro_f1: 0.4, n: 204, per_category: [] }],
-    }])), promptFile({ length: 2 }).toString('base64'));
-    await page.reload();
+    await seedEvaluatedRun(page);
     await page.getByTestId('saved-run').filter({ hasText: 'evaluated' }).getByTestId('saved-run-open').click();
     await page.getByTestId('result-row').waitFor();
 
