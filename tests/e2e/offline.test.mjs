@@ -6,8 +6,9 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { startServer, shots, setField, loadTinyBloom, withBrowser } from './browser.mjs';
 
-/** Trains one epoch and evaluates three languages (quick), waiting for each to finish. */
+/** Trains one step (7 examples, one epoch) and evaluates three languages (quick), waiting for each. */
 async function trainAndEvaluate(page) {
+  await setField(page, 'setting-shots', 1);
   await setField(page, 'setting-epochs', 1);
   await setField(page, 'setting-length', 2);
   await page.getByTestId('train-start').click();

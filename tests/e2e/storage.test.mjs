@@ -143,6 +143,7 @@ for (const webgpu of [true, false]) {
 
       // Each tab trains its own prompt (another seed, another length) at the same time, and saves it.
       for (const [i, page] of tabs.entries()) {
+        await setField(page, 'setting-shots', 1); // one step: SwiftShader is slow
         await setField(page, 'setting-epochs', 1);
         await setField(page, 'setting-length', 2 + i);
         await setField(page, 'setting-seed', 11 + i);
