@@ -60,7 +60,7 @@ pub fn EvaluationPanel(
     });
     view! {
         <section class="card results" aria-labelledby="results-title">
-            <h2 id="results-title">"4 · Zero-shot transfer to 52 languages"</h2>
+            <h2 id="results-title">"3 · Zero-shot transfer to 52 languages"</h2>
             <p class="muted">
                 "The prompt was trained on English only. Each language's 204 test sentences are classified by "
                 "the frozen model with the prompt: the topic whose label word scores highest wins. Chance is 1/7."

@@ -31,6 +31,8 @@ pub fn PromptActions(
 ) -> impl IntoView {
     let message = RwSignal::new(String::new());
     let hosted_url = RwSignal::new(String::new());
+    // The QR code takes half a screen: drawn when asked for, then kept for later prompts until hidden.
+    let show_qr = RwSignal::new(false);
     let fragment = Memo::new(move |_| prompt.with(|p| p.as_ref().map(PromptFile::to_share_fragment)));
     let too_long = Memo::new(move |_| fragment.with(|f| f.as_ref().is_some_and(|f| f.len() > MAX_LINK_CHARS)));
     let link = Memo::new(move |_| match fragment.get() {
@@ -137,7 +139,16 @@ pub fn PromptActions(
                         <input type="text" readonly data-testid="share-link" prop:value=url.clone() />
                     </label>
                     <button type="button" data-testid="share-copy" on:click=copy>"Copy link"</button>
-                    <ShareQr link=url />
+                    {move || if show_qr.get() {
+                        view! {
+                            <button type="button" data-testid="share-qr-hide" on:click=move |_| show_qr.set(false)>"Hide QR code"</button>
+                            <ShareQr link=url.clone() />
+                        }.into_any()
+                    } else {
+                        view! {
+                            <button type="button" data-testid="share-qr-show" on:click=move |_| show_qr.set(true)>"Show QR code"</button>
+                        }.into_any()
+                    }}
                 }.into_any(),
                 ShareLink::Unavailable(Some(why)) => view! { <p class="error" data-testid="hosted-url-error">{why}</p> }.into_any(),
                 ShareLink::Unavailable(None) => ().into_any(),

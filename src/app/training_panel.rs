@@ -204,7 +204,7 @@ pub fn TrainingPanel(
     });
     view! {
         <section class="card training" aria-labelledby="training-title">
-            <h2 id="training-title">"3 · Prompt & training"</h2>
+            <h2 id="training-title">"2 · Prompt & training"</h2>
             <p class="muted">
                 "The model stays frozen. Only the prompt — a few vectors placed after each sentence — is "
                 "trained on English topic classification (SIB-200), then tested on other languages."

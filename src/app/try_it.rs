@@ -98,7 +98,7 @@ pub fn TryIt(session: RwSignal<Option<Session>, LocalStorage>, prompt: RwSignal<
     };
     view! {
         <section class="card try-it" aria-labelledby="try-title">
-            <h2 id="try-title">"5 · Try it on any sentence"</h2>
+            <h2 id="try-title">"4 · Try it on any sentence"</h2>
             <p class="muted">
                 "Type or paste a sentence in any language: the frozen model with the prompt gives each of the 7 "
                 "topics a probability, scored exactly as in evaluation."

@@ -40,13 +40,16 @@ async function checkQr(page, link) {
   return modules;
 }
 
-test('the share link has a QR code that scans to it and follows it', { timeout: 120_000 }, async () => {
+test('the share link has a QR code, on request, that scans to it and follows it', { timeout: 120_000 }, async () => {
   await withBrowser({ webgpu: false, failure: 'share-qr-failure.png' }, async (browser) => {
     const { page } = browser;
     await page.goto(server.url);
     await importPrompt(page, 1, 1);
     const link = await page.getByTestId('share-link').inputValue();
     assert.ok(link.startsWith(`${server.url}#pp1.`), link);
+    // The code is drawn on request (it takes half a screen), then kept for later prompts.
+    assert.equal(await page.getByTestId('share-qr').count(), 0);
+    await page.getByTestId('share-qr-show').click();
     const small = await checkQr(page, link);
     await page.screenshot({ path: path.join(shots, 'share-qr.png'), fullPage: true });
 
@@ -60,6 +63,9 @@ test('the share link has a QR code that scans to it and follows it', { timeout: 
     assert.ok((await page.getByTestId('share-link').inputValue()).length > 2953);
     await page.getByTestId('share-qr-too-long').waitFor();
     assert.equal(await page.getByTestId('share-qr').count(), 0);
+    await page.getByTestId('share-qr-hide').click();
+    await page.getByTestId('share-qr-show').waitFor();
+    assert.equal(await page.getByTestId('share-qr-too-long').count(), 0);
     assert.deepEqual(cspViolations(browser.log), []);
   });
 });
