@@ -84,7 +84,7 @@ async function run(family, backend, form) {
     const cdp = await context.newCDPSession(page);
     await cdp.send('Performance.enable');
     await page.goto(url);
-    await page.locator('[data-testid=engine-check]:not([data-status=running])').waitFor({ timeout: stageTimeout });
+    await page.locator('[data-testid=engine-check]:not([data-status=running])').waitFor({ state: 'attached', timeout: stageTimeout });
     record.device = await page.getByTestId('backend-badge').innerText();
     await page.getByTestId('model-id').fill(`${url}bench/${family}-${form}`);
     await page.locator('[data-testid=model-dtype] input[value=int8]').check();

@@ -31,15 +31,28 @@ pub fn Diagnostics(
     state: RwSignal<DeviceState>,
     engine: StoredValue<Option<Engine>, leptos::prelude::LocalStorage>,
 ) -> impl IntoView {
+    // A developer's detail, behind a disclosure; opened by itself when the engine cannot work, since then it
+    // is the page's most important news.
+    let panel = NodeRef::<leptos::html::Details>::new();
+    Effect::new(move |_| {
+        let broken = state.with(|s| match s {
+            DeviceState::Starting => false,
+            DeviceState::Ready { check, .. } => !check.as_ref().is_ok_and(|c| c.passed()),
+            DeviceState::Failed(_) => true,
+        });
+        if let (true, Some(panel)) = (broken, panel.get()) {
+            panel.set_open(true);
+        }
+    });
     view! {
-        <section class="card diagnostics" aria-labelledby="diagnostics-title">
-            <h2 id="diagnostics-title">"Compute engine"</h2>
+        <details class="card diagnostics" data-testid="diagnostics" node_ref=panel>
+            <summary><h2 id="diagnostics-title">"Diagnostics: compute engine, memory, storage"</h2></summary>
             <EngineCheck state />
             <Speeds state />
             <ComputeChoice />
             <MemoryUse engine />
             <StorageUse />
-        </section>
+        </details>
     }
 }
 

@@ -94,6 +94,11 @@ export async function loadTinyBloom(page, server) {
   await page.locator('[data-testid=model-loaded][data-loaded=true]').waitFor({ timeout: 120_000 });
 }
 
+/** Opens the Diagnostics disclosure (compute engine, device choice, memory, storage). */
+export async function openDiagnostics(page) {
+  await page.getByTestId('diagnostics').evaluate((details) => { details.open = true; });
+}
+
 /** Types `value` into the field `testid` and commits it, as leaving the field does. */
 export async function setField(page, testid, value) {
   const input = page.getByTestId(testid);

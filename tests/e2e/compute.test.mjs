@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { shots, startServer, withBrowser } from './browser.mjs';
+import { openDiagnostics, shots, startServer, withBrowser } from './browser.mjs';
 
 let server;
 before(async () => { server = await startServer(); });
@@ -13,7 +13,7 @@ test('the faster of WebGPU and the CPU is chosen by measurement, and the choice 
   await withBrowser({ webgpu: true, compute: null, failure: 'compute-failure.png' }, async ({ page }) => {
     await page.goto(server.url);
     const speed = page.getByTestId('compute-speed');
-    await speed.waitFor({ timeout: 200_000 });
+    await speed.waitFor({ state: 'attached', timeout: 200_000 });
     const chosen = Number(await speed.getAttribute('data-gflops'));
     const other = Number(await speed.getAttribute('data-alternative-gflops'));
     const backend = await page.getByTestId('backend-badge').getAttribute('data-backend');
@@ -25,6 +25,7 @@ test('the faster of WebGPU and the CPU is chosen by measurement, and the choice 
 
     // Overridden: the page reloads on the other device.
     const other_choice = backend === 'cpu' ? 'webgpu' : 'cpu';
+    await openDiagnostics(page);
     await page.getByTestId('compute-choice').selectOption(other_choice);
     await page.waitForFunction((want) => document.querySelector('[data-testid=backend-badge]')?.dataset.backend === want,
       other_choice, { timeout: 200_000 });

@@ -20,7 +20,7 @@ test('the app runs under its Content-Security-Policy, which blocks injected scri
     assert.match(policy, /connect-src 'self' https:\/\/huggingface\.co /);
 
     // The app mounts and its engine check (a real training step) passes: the wasm compiled and ran.
-    await page.locator('[data-testid=engine-check][data-status=passed]').waitFor({ timeout: 200_000 });
+    await page.locator('[data-testid=engine-check][data-status=passed]').waitFor({ state: 'attached', timeout: 200_000 });
     assert.deepEqual(cspViolations(browser.log), []);
 
     const blocked = await page.evaluate(async () => {

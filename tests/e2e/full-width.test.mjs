@@ -68,7 +68,7 @@ for (const { name, webgpu } of [{ name: 'webgpu', webgpu: true }, { name: 'cpu-f
 /** The worker's wasm memory, and on WebGPU its device's peak, against the budgets scaled to this model. */
 async function checkMemory(page, webgpu, name) {
   const memory = page.getByTestId('worker-memory');
-  await memory.waitFor();
+  await memory.waitFor({ state: 'attached' });
   await page.waitForTimeout(2500); // the page asks the worker every 2 s: an answer from after what came before
 
   const read = async (field) => Number(await memory.getAttribute(`data-${field}`));

@@ -32,8 +32,8 @@ for (const webgpu of [true, false]) {
         await loadTinyBloom(page, server);
         await trainAndEvaluate(page);
         const storage = page.getByTestId('storage-use');
-        await storage.waitFor({ timeout: 30_000 });
-        assert.match(await storage.innerText(), /^This site stores [\d.]+ [kMG]?B .*more may be stored/);
+        await storage.waitFor({ state: 'attached', timeout: 30_000 });
+        assert.match(await storage.textContent(), /^This site stores [\d.]+ [kMG]?B .*more may be stored/);
         assert.ok(Number(await storage.getAttribute('data-used-bytes')) > 0);
 
         // No network at all.

@@ -24,7 +24,7 @@ const CAPACITY_L = [17, 32, 53, 78, 106, 134, 154, 192, 230, 271, 321, 367, 425,
 async function scanQr(page) {
   // The header changes height when the training worker reports its device: a screenshot taken across that
   // layout shift does not scan.
-  await page.locator('[data-testid=engine-check]:not([data-status=running])').waitFor();
+  await page.locator('[data-testid=engine-check]:not([data-status=running])').waitFor({ state: 'attached' });
   const qr = page.getByTestId('share-qr');
   await qr.evaluate((el) => { el.style.maxWidth = 'none'; el.style.width = '640px'; });
   const png = PNG.sync.read(await qr.screenshot());
