@@ -95,6 +95,7 @@ test('a prompt too long for a link is shared as a link to its hosted file, fetch
     await hosted.dispatchEvent('change');
     link = await page.getByTestId('share-link').inputValue();
     assert.equal(link, `${server.url}#url=${encodeURIComponent(hostedUrl)}`);
+    await page.getByTestId('share-qr-show').click();
     await checkQr(page, link);
     await page.screenshot({ path: path.join(shots, 'share-hosted-link.png'), fullPage: true });
   });
