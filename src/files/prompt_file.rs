@@ -5,7 +5,7 @@ use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use serde::{Deserialize, Serialize};
 
 use crate::backend::read_f32;
-use crate::model::checkpoint::SafetensorsHeader;
+use crate::model::safetensors_header::SafetensorsHeader;
 use crate::model::tokenizer::{TextTokenizer, TokenizeError};
 use crate::model::{Family, ModelConfig};
 use crate::task::batch::{Placement, TaskFormat};

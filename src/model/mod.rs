@@ -2,7 +2,8 @@
 //!
 //! XGLM and BLOOM as transformers defines them (`xglm`, `bloom`, one file per architecture, weight names as
 //! on the hub), the pieces they share (`attention`, `embedding`, `head`, `linear`), `config.json`
-//! (`config`), the checkpoint files (`checkpoint`, `pytorch_bin`) and how a model is built from them
+//! (`config`), the checkpoint files (`checkpoint`, `safetensors_header`, `pytorch_bin`, read by range from a
+//! `source`) and how a model is built from them
 //! (`loader`), the stored weight formats (`quant`, `convert`), and the tokenizer (`tokenizer`).
 //!
 //! May use: `backend`, `format`. Knows nothing of SIB-200, prompts or training.
@@ -21,6 +22,7 @@ pub mod loader;
 pub mod pytorch_bin;
 pub mod quant;
 pub mod random;
+pub mod safetensors_header;
 pub mod source;
 pub mod tokenizer;
 pub mod xglm;
