@@ -20,10 +20,14 @@ struct Inventory {
     cached: BTreeSet<String>,
 }
 
+fn read() -> Inventory {
+    LocalStorage::get::<Inventory>(KEY).unwrap_or_default()
+}
+
 /// Read, changed and written back in one go (no await between: another tab's change is not lost to a
 /// write from a stale copy).
 fn update<T>(change: impl FnOnce(&mut Inventory) -> T) -> T {
-    let mut inventory = LocalStorage::get::<Inventory>(KEY).unwrap_or_default();
+    let mut inventory = read();
     let answer = change(&mut inventory);
     if let Err(error) = LocalStorage::set(KEY, &inventory) {
         web_sys::console::warn_1(&format!("the storage inventory could not be written: {error}").into());
@@ -60,7 +64,7 @@ pub fn runs_gone(stored: &[(String, String)]) -> Vec<String> {
 
 /// Every URL remembered as cached.
 pub fn cached() -> Vec<String> {
-    update(|i| i.cached.iter().cloned().collect())
+    read().cached.into_iter().collect()
 }
 
 /// "bigscience/bloom-560m" for a hub file's URL (`…/<owner>/<name>/resolve/<revision>/<file>`), else the

@@ -24,6 +24,17 @@ pub struct SavedRun {
 }
 
 impl SavedRun {
+    /// A run of `prompt`, keyed by its fingerprint.
+    pub fn of(prompt: &PromptFile, label: String, saved_at: f64, results: Vec<LanguageResult>) -> SavedRun {
+        SavedRun {
+            id: prompt.fingerprint(),
+            label,
+            saved_at,
+            prompt: STANDARD.encode(prompt.to_safetensors()),
+            results,
+        }
+    }
+
     pub fn prompt_file(&self) -> Result<PromptFile, String> {
         let bytes = STANDARD.decode(&self.prompt).map_err(|e| e.to_string())?;
         PromptFile::from_safetensors(&bytes).map_err(|e| e.to_string())

@@ -6,8 +6,6 @@
 //! of what it saved or deleted (a BroadcastChannel), and their lists follow without a reload. Because the
 //! browser may clear or evict that storage, every run can be downloaded as one zip (`files::run_archive`)
 //! and imported back.
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use wasm_bindgen::prelude::*;
@@ -49,13 +47,7 @@ pub fn save(
         Some(earlier) if results.is_empty() => earlier.results.clone(),
         _ => results.to_vec(),
     };
-    let run = SavedRun {
-        id,
-        label: label(file),
-        saved_at: js_sys::Date::now(),
-        prompt: STANDARD.encode(file.to_safetensors()),
-        results: kept_results,
-    };
+    let run = SavedRun::of(file, label(file), js_sys::Date::now(), kept_results);
     list.retain(|r| r.id != run.id);
     list.insert(0, run.clone());
     runs.set(list);
@@ -189,17 +181,8 @@ async fn import_zip(
         Ok(contents) => contents,
         Err(why) => return message.set(format!("Nothing imported: {why}")),
     };
-    let imported: Vec<SavedRun> = contents
-        .runs
-        .into_iter()
-        .map(|run| SavedRun {
-            id: run.prompt.fingerprint(),
-            label: run.label,
-            saved_at: run.saved_at,
-            prompt: STANDARD.encode(run.prompt.to_safetensors()),
-            results: run.results,
-        })
-        .collect();
+    let imported: Vec<SavedRun> =
+        contents.runs.into_iter().map(|run| SavedRun::of(&run.prompt, run.label, run.saved_at, run.results)).collect();
     let mut said =
         format!("Imported {} run{} from {}.", imported.len(), if imported.len() == 1 { "" } else { "s" }, file.name());
     if !contents.problems.is_empty() {
