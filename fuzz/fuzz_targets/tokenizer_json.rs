@@ -4,7 +4,7 @@
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use polyprompt::model::tokenizer::TextTokenizer;
-use polyprompt::task::labels::label_tokens;
+use polyprompt::task::labels::{Task, label_tokens};
 use polyprompt_fuzz::fixture_config;
 
 fuzz_target!(|data: &[u8]| {
@@ -14,7 +14,7 @@ fuzz_target!(|data: &[u8]| {
     if tokenizer.check_against(&config).is_err() {
         return;
     }
-    let mut ids: Vec<u32> = label_tokens(&tokenizer, config.family)
+    let mut ids: Vec<u32> = label_tokens(&tokenizer, &Task::Sib200.labels(config.family))
         .map(|labels| labels.into_iter().flat_map(|l| l.ids).collect())
         .unwrap_or_default();
     ids.extend(tokenizer.encode_with_special_tokens("Le « modèle » 3,5 km — 東京 ok.").unwrap_or_default());

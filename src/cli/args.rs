@@ -1,4 +1,5 @@
-//! Options several commands share: the model folder (and the data), and the training recipe.
+//! Options several commands share: the model folder, the data (SIB-200 or an own task), and the training
+//! recipe.
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
@@ -10,14 +11,35 @@ use polyprompt::tuning::prompt::PromptInit;
 use polyprompt::tuning::study::PAPER_REPARAM_HIDDEN;
 use polyprompt::tuning::train::{LossKind, TrainConfig};
 
-/// The model and the SIB-200 data: what training and evaluation need.
+/// The model and the data: what training and evaluation need.
 #[derive(Args)]
 pub struct ModelArgs {
     #[command(flatten)]
     pub folder: ModelFolderArgs,
+    #[command(flatten)]
+    pub data: DataArgs,
+}
+
+/// The examples: SIB-200 (the paper's task) or a task of one's own.
+#[derive(Args)]
+#[group(required = true, multiple = false)]
+pub struct DataArgs {
     /// SIB-200 folder: <language>/{train,dev,test}.tsv.
     #[arg(long)]
-    pub data: PathBuf,
+    pub data: Option<PathBuf>,
+    /// An own task's folder: train.csv (English text,label rows), optionally dev.csv and <language>.csv
+    /// test files such as swh_Latn.csv (.tsv works too).
+    #[arg(long)]
+    pub task: Option<PathBuf>,
+}
+
+/// How an own task's classes are scored.
+#[derive(Args)]
+pub struct LabelWordArgs {
+    /// The word the model scores for a class of --task, as CLASS=WORD (repeatable; default: the class's
+    /// label itself).
+    #[arg(long, value_name = "CLASS=WORD", requires = "task")]
+    pub label_word: Vec<String>,
 }
 
 /// A model folder and how to run it.
@@ -66,7 +88,7 @@ pub enum InitArg {
 pub enum LossArg {
     /// Cross-entropy over the whole vocabulary (the paper's).
     Full,
-    /// Cross-entropy over the 7 label tokens only (faster).
+    /// Cross-entropy over the label tokens only (faster).
     Labels,
 }
 

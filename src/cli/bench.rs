@@ -83,7 +83,12 @@ pub fn run(args: BenchArgs) -> Result<()> {
     }
     if args.what.contains(&BenchWhat::Epoch) {
         let language = languages::select(std::slice::from_ref(&args.language))?[0];
-        let data = &args.model.data;
+        let data = args
+            .model
+            .data
+            .data
+            .as_deref()
+            .context("the epoch workload runs the paper's recipe: give --data (SIB-200)")?;
         let train = sib200::read_split(data, "eng_Latn", Split::Train)?;
         let dev = sib200::read_split(data, "eng_Latn", Split::Dev)?;
         let test = sib200::read_split(data, language.code, Split::Test)?;

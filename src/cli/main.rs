@@ -5,6 +5,7 @@
 mod args;
 mod bench;
 mod convert;
+mod dataset;
 mod eval;
 mod inspect;
 mod model_folder;

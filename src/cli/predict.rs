@@ -1,5 +1,5 @@
-//! `polyprompt predict`: a prompt tried on any text — each sentence's topic and the 7 topics'
-//! probabilities, scored as evaluation scores them.
+//! `polyprompt predict`: a prompt tried on any text — each sentence's class (a topic for SIB-200) and
+//! every class's probability, scored as evaluation scores them.
 use std::io::BufRead;
 use std::path::PathBuf;
 

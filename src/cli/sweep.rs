@@ -7,11 +7,11 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use polyprompt::files::prompt_file::PromptFile;
 use polyprompt::task::languages;
-use polyprompt::task::sib200::{self, Split};
 use polyprompt::tuning::study::{self, PAPER_LENGTHS, StudyResult};
 use polyprompt::tuning::train::{RunOutcome, Trainer};
 
 use crate::args::{DtypeArg, RecipeArgs, ReparamArg, recipe_config};
+use crate::dataset::Dataset;
 use crate::eval::evaluate_prompt;
 use crate::model_folder::load_folder;
 use crate::output::write_prompt;
@@ -112,10 +112,10 @@ pub fn run(args: SweepArgs) -> Result<()> {
 /// Every cell on this machine, one after another.
 fn run_here(args: &SweepArgs, out: &Path) -> Result<()> {
     let [model] = args.models.as_slice() else { bail!("--out runs one model: give one --model (or use --plan)") };
-    let data = args.data()?;
+    // The paper's study: SIB-200 only.
+    let data = Dataset::Sib200(args.data()?.to_path_buf());
     let loaded = load_folder(model, args.gpu, args.dtype.map(Into::into), args.base_model.clone())?;
-    let train_split = sib200::read_split(data, "eng_Latn", Split::Train)?;
-    let dev_split = sib200::read_split(data, "eng_Latn", Split::Dev)?;
+    let (train_split, dev_split) = data.english()?;
     let languages = languages::select(&args.languages)?;
     let cells = study::grid(&args.lengths, &args.reparam_settings());
     let base = recipe_config(&args.recipe, 1, false)?;
@@ -136,7 +136,7 @@ fn run_here(args: &SweepArgs, out: &Path) -> Result<()> {
                 out.display()
             );
         }
-        let results = evaluate_prompt(&loaded, &file, data, &languages, 32)?;
+        let results = evaluate_prompt(&loaded, &file, &data, &languages, 32)?;
         file.metadata.results = serde_json::to_value(&results)?;
         write_prompt(&dir, &file, loaded.model.config())?;
         study.push(StudyResult { cell: *cell, results });

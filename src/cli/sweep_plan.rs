@@ -15,6 +15,7 @@ use polyprompt::task::sib200::{self, Split};
 use polyprompt::tuning::study_plan::{self, CellResult, CellState, PLAN_VERSION, Plan, PlannedCell};
 use polyprompt::tuning::train::{RunOutcome, TrainConfig, Trainer};
 
+use crate::dataset::Dataset;
 use crate::eval::evaluate_prompt;
 use crate::model_folder::load_folder;
 use crate::output::write_prompt;
@@ -229,17 +230,16 @@ pub fn run_cell(dir: &Path, index: usize) -> Result<()> {
 /// Trains and evaluates one cell into `partial`; false if it was interrupted.
 fn train_and_evaluate(plan: &Plan, planned: &PlannedCell, partial: &Path) -> Result<bool> {
     std::fs::create_dir_all(partial)?;
-    let data = Path::new(&plan.data);
+    let data = Dataset::Sib200(PathBuf::from(&plan.data));
     let loaded = load_folder(Path::new(&planned.model), plan.gpu, plan.dtype, None)?;
-    let train = sib200::read_split(data, "eng_Latn", Split::Train)?;
-    let dev = sib200::read_split(data, "eng_Latn", Split::Dev)?;
+    let (train, dev) = data.english()?;
     let languages = languages::select(&plan.languages)?;
     let mut trainer = Trainer::new(&loaded.model, &loaded.tokenizer, plan.config(planned), &train, &dev)?;
     if run_with_progress(&mut trainer, &loaded.model)? != RunOutcome::Finished {
         return Ok(false);
     }
     let mut file = pollster::block_on(PromptFile::of_run(&mut trainer, &loaded.base_model))?;
-    let results = evaluate_prompt(&loaded, &file, data, &languages, 32)?;
+    let results = evaluate_prompt(&loaded, &file, &data, &languages, 32)?;
     file.metadata.results = serde_json::to_value(&results)?;
     write_prompt(partial, &file, loaded.model.config())?;
     let record = CellResult {

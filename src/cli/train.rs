@@ -1,15 +1,14 @@
-//! `polyprompt train`: a prompt trained on English SIB-200, written as PEFT's pair with a checkpoint to
-//! resume from, then optionally evaluated.
+//! `polyprompt train`: a prompt trained on English SIB-200 (or an own task's training file), written as
+//! PEFT's pair with a checkpoint to resume from, then optionally evaluated.
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
 use polyprompt::files::prompt_file::PromptFile;
-use polyprompt::task::languages;
-use polyprompt::task::sib200::{self, Split};
 use polyprompt::tuning::train::{RunOutcome, Trainer};
 
-use crate::args::{ModelArgs, RecipeArgs, recipe_config};
+use crate::args::{LabelWordArgs, ModelArgs, RecipeArgs, recipe_config};
+use crate::dataset::Dataset;
 use crate::eval::evaluate_prompt;
 use crate::model_folder::load;
 use crate::output::{CHECKPOINT, write_prompt, write_results};
@@ -30,7 +29,10 @@ pub struct TrainArgs {
     pub reparam: bool,
     #[command(flatten)]
     pub recipe: RecipeArgs,
-    /// Evaluate the trained prompt on these languages afterwards ("all" = the 52; default: none).
+    #[command(flatten)]
+    pub label_words: LabelWordArgs,
+    /// Evaluate the trained prompt on these languages afterwards ("all" = the 52, or an own task's test
+    /// languages; default: none).
     #[arg(long, value_delimiter = ',')]
     pub languages: Vec<String>,
     /// Continue the run saved in this checkpoint (or the folder holding checkpoint.safetensors).
@@ -43,9 +45,9 @@ pub struct TrainArgs {
 
 pub fn run(args: TrainArgs) -> Result<()> {
     let loaded = load(&args.model.folder, args.base_model.clone())?;
-    let train_split = sib200::read_split(&args.model.data, "eng_Latn", Split::Train)?;
-    let dev_split = sib200::read_split(&args.model.data, "eng_Latn", Split::Dev)?;
-    let evaluate_on = languages::select(&args.languages)?;
+    let data = Dataset::open(&args.model.data, &args.label_words.label_word)?;
+    let (train_split, dev_split) = data.english()?;
+    let evaluate_on = data.languages(&args.languages)?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
 
     let mut trainer = match &args.resume {
@@ -57,7 +59,8 @@ pub fn run(args: TrainArgs) -> Result<()> {
             trainer
         }
         None => {
-            let config = recipe_config(&args.recipe, args.prompt_length, args.reparam)?;
+            let mut config = recipe_config(&args.recipe, args.prompt_length, args.reparam)?;
+            config.task = data.task();
             Trainer::new(&loaded.model, &loaded.tokenizer, config, &train_split, &dev_split)?
         }
     };
@@ -80,7 +83,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         }
     }
     if !evaluate_on.is_empty() {
-        let results = evaluate_prompt(&loaded, &file, &args.model.data, &evaluate_on, 32)?;
+        let results = evaluate_prompt(&loaded, &file, &data, &evaluate_on, 32)?;
         file.metadata.results = serde_json::to_value(&results)?;
         write_prompt(&args.out, &file, loaded.model.config())?;
         write_results(&args.out.join("results.json"), &results)?;

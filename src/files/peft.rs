@@ -30,6 +30,7 @@ impl PromptFile {
             family,
             base_model,
             placement: Placement::Prefix,
+            task: crate::task::labels::Task::Sib200,
             label_words: Vec::new(),
             training: serde_json::Value::Null,
             results: serde_json::Value::Null,

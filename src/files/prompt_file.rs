@@ -9,7 +9,7 @@ use crate::model::safetensors_header::SafetensorsHeader;
 use crate::model::tokenizer::{TextTokenizer, TokenizeError};
 use crate::model::{Family, ModelConfig};
 use crate::task::batch::{Placement, TaskFormat};
-use crate::task::labels::{label_tokens, label_words};
+use crate::task::labels::{Task, TaskLabels, label_tokens};
 use crate::tuning::eval::EvalSetup;
 use crate::tuning::train::{TrainConfig, TrainError, Trainer};
 
@@ -36,6 +36,11 @@ pub struct PromptMetadata {
     /// Suffix slots before EOS (the paper; vectors scaled like token embeddings by XGLM) or PEFT's prefix
     /// (vectors used as input embeddings directly).
     pub placement: Placement,
+    /// The task the prompt was trained for (files from before own tasks: SIB-200), so that it evaluates
+    /// and predicts on the right classes wherever it is opened.
+    #[serde(default, skip_serializing_if = "Task::is_sib200")]
+    pub task: Task,
+    /// The word scored for each class.
     pub label_words: Vec<String>,
     /// Training settings as the trainer recorded them.
     #[serde(default)]
@@ -90,6 +95,11 @@ pub enum PromptFileError {
          model size ({prompt_model}) — load that model"
     )]
     WrongHidden { prompt: usize, model: usize, prompt_model: String },
+    #[error(
+        "this prompt was trained for the task {prompt} (classes: {prompt_classes}), not for {data}: evaluate it \
+         on its own task's examples"
+    )]
+    WrongTask { prompt: String, prompt_classes: String, data: String },
     #[error("the share link is not a polyprompt link, or it was cut off or altered ({0}): ask for the link again")]
     BadShareLink(String),
     #[error(
@@ -134,6 +144,15 @@ impl PromptFile {
             });
         }
         Ok(())
+    }
+
+    /// Whether this prompt scores the classes that `data` labels its examples with: a prompt trained on one
+    /// task evaluated on another's examples would count against the wrong classes.
+    pub fn check_task(&self, data: &TaskLabels) -> Result<(), PromptFileError> {
+        let trained = self.metadata.task.labels(self.metadata.family);
+        let same = trained.classes == data.classes;
+        let (prompt, prompt_classes, data) = (trained.name, trained.classes.join(", "), data.name.clone());
+        same.then_some(()).ok_or(PromptFileError::WrongTask { prompt, prompt_classes, data })
     }
 
     /// The settings the prompt was trained with, where polyprompt's trainer recorded them (a prompt
@@ -187,7 +206,8 @@ impl PromptFile {
                 family: trainer.family(),
                 base_model: base_model.to_string(),
                 placement: trainer.config().placement,
-                label_words: label_words(trainer.family()).iter().map(|w| w.to_string()).collect(),
+                task: trainer.config().task.clone(),
+                label_words: trainer.config().task.labels(trainer.family()).words,
                 training: serde_json::json!({
                     "config": trainer.config(),
                     "kept": kept,
@@ -203,11 +223,12 @@ impl PromptFile {
     }
 
     /// How this prompt was trained to be used: its placement and length, sentences truncated to the length
-    /// it was trained with (128, the paper's, when the file does not say), its family's label words.
+    /// it was trained with (128, the paper's, when the file does not say), its task's label words.
     pub fn eval_setup(&self, tokenizer: &TextTokenizer, batch_size: usize) -> Result<EvalSetup, TokenizeError> {
         let max_len = self.metadata.training["config"]["max_len"].as_u64().map_or(128, |n| n as usize);
         let format = TaskFormat { placement: self.metadata.placement, prompt_len: self.length, max_len };
-        Ok(EvalSetup::new(format, &label_tokens(tokenizer, self.metadata.family)?, batch_size))
+        let labels = self.metadata.task.labels(self.metadata.family);
+        Ok(EvalSetup::new(format, &label_tokens(tokenizer, &labels)?, batch_size))
     }
 
     /// Eight hex digits identifying the prompt's vectors at share-link precision (f16): a prompt and the
@@ -298,6 +319,7 @@ mod tests {
                 family: Family::Bloom,
                 base_model: "bigscience/bloom-560m".into(),
                 placement: Placement::Suffix,
+                task: Default::default(),
                 label_words: vec!["science".into(), "travel".into()],
                 training: serde_json::json!({"lr": 5e-3, "seed": 0}),
                 results: serde_json::json!([{"code": "swh_Latn", "accuracy": 0.5}]),

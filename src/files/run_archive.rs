@@ -139,6 +139,7 @@ mod tests {
                 family: Family::Bloom,
                 base_model: "tiny-bloom".into(),
                 placement: Placement::Suffix,
+                task: Default::default(),
                 label_words: vec!["science".into()],
                 training: serde_json::json!({"seed": 0}),
                 results: serde_json::Value::Null,
@@ -147,7 +148,8 @@ mod tests {
     }
 
     fn run(seed: f32, label: &str) -> ArchivedRun {
-        let result = LanguageResult::score(&LANGUAGES[0], &[0, 1, 2, 3], &[0, 1, 1, 3]);
+        let result =
+            LanguageResult::score(&LANGUAGES[0], &crate::task::labels::sib200_classes(), &[0, 1, 2, 3], &[0, 1, 1, 3]);
         ArchivedRun { label: label.into(), saved_at: 1.7e12 + seed as f64, prompt: prompt(seed), results: vec![result] }
     }
 

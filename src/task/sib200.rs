@@ -33,7 +33,7 @@ impl Split {
 pub struct Example {
     /// FLORES sentence id: the same sentence has the same id in every language.
     pub index_id: u32,
-    /// Index into [`CATEGORIES`].
+    /// Index into the task's classes ([`CATEGORIES`] for SIB-200).
     pub label: usize,
     pub text: String,
 }
@@ -156,7 +156,8 @@ impl fmt::Display for Shots {
 /// examples per class, shuffled. The same seed gives the same sample.
 pub fn balanced_sample(examples: &[Example], shots: Shots, seed: u64) -> Vec<Example> {
     let mut rng = StdRng::seed_from_u64(seed);
-    let mut by_class: Vec<Vec<&Example>> = vec![Vec::new(); CATEGORIES.len()];
+    let classes = examples.iter().map(|e| e.label + 1).max().unwrap_or(0);
+    let mut by_class: Vec<Vec<&Example>> = vec![Vec::new(); classes];
     for example in examples {
         by_class[example.label].push(example);
     }
@@ -165,7 +166,7 @@ pub fn balanced_sample(examples: &[Example], shots: Shots, seed: u64) -> Vec<Exa
         Shots::PerClass(k) => k.min(smallest),
         Shots::All => smallest,
     };
-    let mut sample = Vec::with_capacity(per_class * CATEGORIES.len());
+    let mut sample = Vec::with_capacity(per_class * classes);
     for class in &mut by_class {
         class.shuffle(&mut rng);
         sample.extend(class.iter().take(per_class).map(|e| (*e).clone()));

@@ -21,7 +21,7 @@ use crate::backend::read_f32;
 use crate::model::CausalLm;
 use crate::model::tokenizer::TextTokenizer;
 use crate::task::batch::{Placement, TaskFormat};
-use crate::task::labels::label_tokens;
+use crate::task::labels::{Task, label_tokens};
 use crate::task::languages::Language;
 use crate::task::sib200::Example;
 use crate::tuning::eval::{self, EvalSetup, label_scores_batch};
@@ -115,7 +115,7 @@ pub async fn time_steps(
     let family = model.config().family;
     let prompt = SoftPrompt::init(&PromptConfig::paper(shape.prompt_len), model, tokenizer, Placement::Suffix, 0)?;
     let schedule = LinearSchedule::new(5e-3, 0.1, warmup + reps.max(1));
-    let labels = label_tokens(tokenizer, family)?;
+    let labels = label_tokens(tokenizer, &Task::Sib200.labels(family))?;
     let mut trainer = PromptTrainer::new(prompt, schedule, 1.0, LossKind::FullVocabulary, &labels);
     let sentences = shape.sentences(model.config().vocab_size);
     let rows: Vec<&[u32]> = sentences.iter().map(Vec::as_slice).collect();
@@ -150,7 +150,7 @@ pub async fn time_eval(
     let family = model.config().family;
     let prompt = SoftPrompt::init(&PromptConfig::paper(shape.prompt_len), model, tokenizer, Placement::Suffix, 0)?;
     let prompt: Tensor<2> = prompt.effective();
-    let setup = EvalSetup::new(shape.format(), &label_tokens(tokenizer, family)?, shape.batch);
+    let setup = EvalSetup::new(shape.format(), &label_tokens(tokenizer, &Task::Sib200.labels(family))?, shape.batch);
     let sentences = shape.sentences(model.config().vocab_size);
     let rows: Vec<&[u32]> = sentences.iter().map(Vec::as_slice).collect();
     let (prompt, setup, rows) = (&prompt, &setup, &rows);
@@ -211,7 +211,11 @@ pub async fn epoch(
     }
     let eval_start = Instant::now();
     let prompt = trainer.prompt().effective();
-    let setup = EvalSetup::new(config.format(), &label_tokens(tokenizer, model.config().family)?, eval_batch);
+    let setup = EvalSetup::new(
+        config.format(),
+        &label_tokens(tokenizer, &Task::Sib200.labels(model.config().family))?,
+        eval_batch,
+    );
     let result = eval::evaluate(model, tokenizer, &prompt, &setup, language, test, |_, _| {}).await?;
     let eval_seconds = eval_start.elapsed().as_secs_f64();
     Ok(EpochReport {

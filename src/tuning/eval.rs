@@ -1,8 +1,8 @@
-//! Zero-shot evaluation of a prompt: per language, the argmax over the 7 label tokens (the paper's
-//! rule), accuracy, macro-F1 and per-category counts.
+//! Zero-shot evaluation of a prompt: per language, the argmax over the label tokens (the paper's rule),
+//! accuracy, macro-F1 and per-class counts.
 //!
 //! Sentences are sorted by length before batching so a batch pads little; every read back from the
-//! device is asynchronous (a browser cannot block on WebGPU) and only `[batch, 7]` scores come back.
+//! device is asynchronous (a browser cannot block on WebGPU) and only `[batch, classes]` scores come back.
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
@@ -12,21 +12,28 @@ use crate::model::tokenizer::{TextTokenizer, TokenizeError};
 use crate::task::batch::{TaskFormat, build_batch};
 use crate::task::labels::LabelToken;
 use crate::task::languages::Language;
-use crate::task::sib200::{CATEGORIES, Example};
+use crate::task::sib200::Example;
 
 /// How predictions are made: the task format and the label tokens scored (the first token of each
-/// label word, in [`CATEGORIES`] order).
+/// label word, in class order).
 #[derive(Clone, Debug, PartialEq)]
 pub struct EvalSetup {
     pub format: TaskFormat,
     pub label_ids: Vec<u32>,
+    /// The class each label token stands for.
+    pub classes: Vec<String>,
     /// Sentences per forward pass.
     pub batch_size: usize,
 }
 
 impl EvalSetup {
     pub fn new(format: TaskFormat, labels: &[LabelToken], batch_size: usize) -> EvalSetup {
-        EvalSetup { format, label_ids: labels.iter().map(LabelToken::eval_id).collect(), batch_size: batch_size.max(1) }
+        EvalSetup {
+            format,
+            label_ids: labels.iter().map(LabelToken::eval_id).collect(),
+            classes: labels.iter().map(|l| l.class.clone()).collect(),
+            batch_size: batch_size.max(1),
+        }
     }
 }
 
@@ -53,15 +60,23 @@ pub struct LanguageResult {
 }
 
 impl LanguageResult {
+    /// The accuracy of guessing: one over the number of classes (SIB-200's 7 for a result recorded without
+    /// per-class counts).
+    pub fn chance(&self) -> f64 {
+        let classes =
+            if self.per_category.is_empty() { crate::task::sib200::CATEGORIES.len() } else { self.per_category.len() };
+        1.0 / classes as f64
+    }
+
     /// The top level of the family ("Indo-European" for "Indo-European, Germanic").
     pub fn family_root(&self) -> &str {
         crate::task::languages::family_root(&self.family)
     }
 
-    /// Scores `predictions` against `labels` (both indices into [`CATEGORIES`]).
-    pub fn score(language: &Language, labels: &[usize], predictions: &[usize]) -> LanguageResult {
+    /// Scores `predictions` against `labels` (both indices into `classes`).
+    pub fn score(language: &Language, classes: &[String], labels: &[usize], predictions: &[usize]) -> LanguageResult {
         assert_eq!(labels.len(), predictions.len());
-        let per_category: Vec<CategoryScore> = CATEGORIES
+        let per_category: Vec<CategoryScore> = classes
             .iter()
             .enumerate()
             .map(|(class, name)| CategoryScore {
@@ -108,7 +123,7 @@ pub enum EvalError {
     Device(#[from] ReadbackError),
 }
 
-/// The predicted category of each example (index into [`CATEGORIES`]); `prompt` is the effective
+/// The predicted class of each example (index into `setup.classes`); `prompt` is the effective
 /// prompt `[L, H]` on the model's device. `on_batch(done, total)` reports progress.
 pub async fn predict(
     model: &CausalLm,
@@ -123,7 +138,7 @@ pub async fn predict(
     Ok(scores.iter().map(|s| argmax(s)).collect())
 }
 
-/// The label tokens' scores (logits, in [`CATEGORIES`] order) for each of `texts`: what evaluation takes
+/// The label tokens' scores (logits, in class order) for each of `texts`: what evaluation takes
 /// the argmax of and prediction the softmax of. Texts are sorted by length and batched `setup.batch_size`
 /// at a time, so the same texts always meet the same batches.
 pub async fn label_scores(
@@ -176,7 +191,7 @@ pub async fn evaluate(
 ) -> Result<LanguageResult, EvalError> {
     let predictions = predict(model, tokenizer, prompt, setup, examples, on_batch).await?;
     let labels: Vec<usize> = examples.iter().map(|e| e.label).collect();
-    Ok(LanguageResult::score(language, &labels, &predictions))
+    Ok(LanguageResult::score(language, &setup.classes, &labels, &predictions))
 }
 
 /// Mean accuracy over results (0 for none).
@@ -251,13 +266,15 @@ pub(crate) fn argmax(scores: &[f32]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::task::labels::sib200_classes as topics;
     use crate::task::languages::by_code;
 
     #[test]
     fn macro_f1_matches_scikit_learn() {
         // sklearn.metrics.f1_score([0,0,1,1,2,2], [0,1,1,1,0,3], average="macro") = 0.325:
         // F1 = 0.5, 0.8, 0, 0 over classes {0,1,2,3} (class 3 only predicted), mean = 1.3 / 4 = 0.325.
-        let result = LanguageResult::score(by_code("eng_Latn").unwrap(), &[0, 0, 1, 1, 2, 2], &[0, 1, 1, 1, 0, 3]);
+        let result =
+            LanguageResult::score(by_code("eng_Latn").unwrap(), &topics(), &[0, 0, 1, 1, 2, 2], &[0, 1, 1, 1, 0, 3]);
         assert!((result.macro_f1 - 0.325).abs() < 1e-12, "{}", result.macro_f1);
         assert!((result.accuracy - 0.5).abs() < 1e-12);
         assert_eq!(result.per_category[1], CategoryScore { category: "travel".into(), n: 2, correct: 2, predicted: 3 });
@@ -267,9 +284,9 @@ mod tests {
     #[test]
     fn perfect_and_empty_scores() {
         let english = by_code("eng_Latn").unwrap();
-        let perfect = LanguageResult::score(english, &[0, 1, 2, 3, 4, 5, 6], &[0, 1, 2, 3, 4, 5, 6]);
+        let perfect = LanguageResult::score(english, &topics(), &[0, 1, 2, 3, 4, 5, 6], &[0, 1, 2, 3, 4, 5, 6]);
         assert_eq!((perfect.accuracy, perfect.macro_f1), (1.0, 1.0));
-        let empty = LanguageResult::score(english, &[], &[]);
+        let empty = LanguageResult::score(english, &topics(), &[], &[]);
         assert_eq!((empty.accuracy, empty.macro_f1, empty.n), (0.0, 0.0, 0));
     }
 
@@ -277,7 +294,7 @@ mod tests {
     fn runs_compare_side_by_side_as_csv() {
         let score = |code: &str, correct: usize| {
             let predictions: Vec<usize> = (0..4).map(|i| if i < correct { 0 } else { 1 }).collect();
-            LanguageResult::score(by_code(code).unwrap(), &[0; 4], &predictions)
+            LanguageResult::score(by_code(code).unwrap(), &topics(), &[0; 4], &predictions)
         };
         let runs = vec![
             ("L1 · \"short\", uniform".to_string(), vec![score("eng_Latn", 4), score("swh_Latn", 1)]),

@@ -6,15 +6,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::CausalLm;
 use crate::model::tokenizer::TextTokenizer;
-use crate::task::sib200::CATEGORIES;
 use crate::tuning::eval::{self, EvalError, EvalSetup, argmax};
 
 /// One text's prediction.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Prediction {
-    /// The predicted topic: one of [`CATEGORIES`].
+    /// The predicted class (a topic for SIB-200).
     pub label: String,
-    /// Every topic with its probability, in [`CATEGORIES`] order; they sum to 1.
+    /// Every class with its probability, in class order; they sum to 1.
     pub probabilities: Vec<TopicProbability>,
 }
 
@@ -25,17 +24,17 @@ pub struct TopicProbability {
 }
 
 impl Prediction {
-    /// From the label tokens' scores (logits in [`CATEGORIES`] order).
-    pub fn from_scores(scores: &[f32]) -> Prediction {
+    /// From the label tokens' scores (logits in the order of `classes`).
+    pub fn from_scores(classes: &[String], scores: &[f32]) -> Prediction {
         let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         let exp: Vec<f32> = scores.iter().map(|&s| (s - max).exp()).collect();
         let sum: f32 = exp.iter().sum();
-        let probabilities = CATEGORIES
+        let probabilities = classes
             .iter()
             .zip(exp)
-            .map(|(topic, e)| TopicProbability { topic: topic.to_string(), probability: e / sum })
+            .map(|(topic, e)| TopicProbability { topic: topic.clone(), probability: e / sum })
             .collect();
-        Prediction { label: CATEGORIES[argmax(scores)].into(), probabilities }
+        Prediction { label: classes[argmax(scores)].clone(), probabilities }
     }
 }
 
@@ -48,16 +47,18 @@ pub async fn predict_texts(
     texts: &[&str],
 ) -> Result<Vec<Prediction>, EvalError> {
     let scores = eval::label_scores(model, tokenizer, prompt, setup, texts, |_, _| {}).await?;
-    Ok(scores.iter().map(|s| Prediction::from_scores(s)).collect())
+    Ok(scores.iter().map(|s| Prediction::from_scores(&setup.classes, s)).collect())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::task::labels::sib200_classes as topics;
+    use crate::task::sib200::CATEGORIES;
 
     #[test]
     fn probabilities_are_a_softmax_and_the_label_is_the_argmax() {
-        let prediction = Prediction::from_scores(&[0.0, 2.0, 0.0, 0.0, 0.0, 0.0, 1.0]);
+        let prediction = Prediction::from_scores(&topics(), &[0.0, 2.0, 0.0, 0.0, 0.0, 0.0, 1.0]);
         assert_eq!(prediction.label, CATEGORIES[1]);
         let p: Vec<f32> = prediction.probabilities.iter().map(|t| t.probability).collect();
         assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-6);
@@ -69,7 +70,7 @@ mod tests {
 
     #[test]
     fn huge_scores_do_not_overflow() {
-        let prediction = Prediction::from_scores(&[1e30, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
+        let prediction = Prediction::from_scores(&topics(), &[1e30, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
         assert_eq!(prediction.probabilities[0].probability, 1.0);
         assert_eq!(prediction.label, CATEGORIES[0]);
     }

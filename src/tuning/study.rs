@@ -251,7 +251,7 @@ mod tests {
         // Four sentences of class 0; `correct` of them predicted right.
         let result = |correct: usize| {
             let predictions: Vec<usize> = (0..4).map(|i| if i < correct { 0 } else { 1 }).collect();
-            LanguageResult::score(english, &[0; 4], &predictions)
+            LanguageResult::score(english, &crate::task::labels::sib200_classes(), &[0; 4], &predictions)
         };
         let study: Vec<StudyResult> = grid(&[1, 5], &[None, Some(8)])
             .into_iter()

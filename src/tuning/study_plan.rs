@@ -280,7 +280,12 @@ mod tests {
     /// `correct` of four English sentences right.
     fn english(correct: usize) -> LanguageResult {
         let predictions: Vec<usize> = (0..4).map(|i| if i < correct { 0 } else { 1 }).collect();
-        LanguageResult::score(by_code("eng_Latn").unwrap(), &[0; 4], &predictions)
+        LanguageResult::score(
+            by_code("eng_Latn").unwrap(),
+            &crate::task::labels::sib200_classes(),
+            &[0; 4],
+            &predictions,
+        )
     }
 
     #[test]

@@ -157,7 +157,12 @@ mod tests {
             let back: Envelope<Request> = serde_json::from_str(&serde_json::to_string(&envelope).unwrap()).unwrap();
             assert_eq!(back, envelope);
         }
-        let result = crate::tuning::eval::LanguageResult::score(&LANGUAGES[0], &[0, 1, 2], &[0, 1, 1]);
+        let result = crate::tuning::eval::LanguageResult::score(
+            &LANGUAGES[0],
+            &crate::task::labels::sib200_classes(),
+            &[0, 1, 2],
+            &[0, 1, 1],
+        );
         let replies = [
             Reply::Listening,
             Reply::Ready {
@@ -169,7 +174,10 @@ mod tests {
             Reply::InStep(StepProgress { phase: StepPhase::Backward, layer: 3, layers: 24 }),
             Reply::Stopped { outcome: Ok(RunOutcome::Paused), prompt: Some(ByteBuf::from(vec![9])) },
             Reply::Evaluated(Ok(result)),
-            Reply::Predicted(Ok(vec![crate::tuning::predict::Prediction::from_scores(&[0.5; 7])])),
+            Reply::Predicted(Ok(vec![crate::tuning::predict::Prediction::from_scores(
+                &["yes".into(), "no".into()],
+                &[0.5; 2],
+            )])),
         ];
         for body in replies {
             let envelope = Envelope { id: READY_ID, body };

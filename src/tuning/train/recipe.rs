@@ -2,6 +2,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::task::batch::{Placement, TaskFormat};
+use crate::task::labels::Task;
 use crate::task::sib200::Shots;
 use crate::tuning::prompt::PromptConfig;
 
@@ -11,13 +12,16 @@ use crate::tuning::prompt::PromptConfig;
 pub enum LossKind {
     /// The paper's: cross-entropy over the whole vocabulary, target = the label word's (last) token.
     FullVocabulary,
-    /// Faster option: cross-entropy over the 7 label tokens only (a 7-way softmax).
+    /// Faster option: cross-entropy over the label tokens only (a softmax over the classes).
     LabelTokens,
 }
 
 /// Every setting of a run; stored in checkpoints and prompt files.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
+    /// SIB-200 (the paper's) or an own task's classes and label words.
+    #[serde(default, skip_serializing_if = "Task::is_sib200")]
+    pub task: Task,
     pub prompt: PromptConfig,
     pub placement: Placement,
     pub loss: LossKind,
@@ -42,6 +46,7 @@ impl TrainConfig {
     /// 8 shots per class, 20 epochs, full-vocabulary loss, inputs up to 128 tokens.
     pub fn paper(length: usize) -> TrainConfig {
         TrainConfig {
+            task: Task::Sib200,
             prompt: PromptConfig::paper(length),
             placement: Placement::Suffix,
             loss: LossKind::FullVocabulary,

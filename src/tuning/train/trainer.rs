@@ -32,8 +32,8 @@ pub enum TrainError {
     #[error("{0}")]
     Settings(String),
     #[error(
-        "the training split has no examples of some topic, so no balanced sample can be drawn: check that \
-         train.tsv is the complete English SIB-200 train split"
+        "the training split has no examples, so no balanced sample can be drawn: check that the training \
+         file is the complete English train split"
     )]
     NoTrainingData,
     #[error(
@@ -48,6 +48,19 @@ pub enum TrainError {
          same SIB-200 files it was started with"
     )]
     DataChanged,
+}
+
+/// Every example's class must be one the task scores a label word for.
+fn check_labels<'a>(labels: &[LabelToken], mut examples: impl Iterator<Item = &'a Example>) -> Result<(), TrainError> {
+    match examples.find(|e| e.label >= labels.len()) {
+        Some(e) => Err(TrainError::Settings(format!(
+            "example {} has class {} but the task has {} classes: the examples belong to another task",
+            e.index_id,
+            e.label,
+            labels.len()
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// A sentence ready for the model, with its class.
@@ -167,7 +180,8 @@ impl Trainer {
             return Err(TrainError::NoTrainingData);
         }
         let family = model.config().family;
-        let labels = label_tokens(tokenizer, family)?;
+        let labels = label_tokens(tokenizer, &config.task.labels(family))?;
+        check_labels(&labels, train_split.iter().chain(dev_split))?;
         let steps_per_epoch = train.len().div_ceil(config.batch_size);
         let total = config.max_steps.unwrap_or(config.epochs * steps_per_epoch);
         let schedule = LinearSchedule::new(config.learning_rate, config.warmup_ratio, total);
