@@ -1,6 +1,11 @@
-//! SIB-200 splits for the app: the copy the dev server exposes at `data/sib200/` when there is one,
-//! else the public source (the dataset's GitHub repository, pinned to a commit), kept in Cache Storage.
+//! The app's examples: SIB-200 splits — the copy the dev server exposes at `data/sib200/` when there is
+//! one, else the public source (the dataset's GitHub repository, pinned to a commit), kept in Cache
+//! Storage — or the own task the user gave (`task_picker`).
 use super::download::fetch_cached;
+use crate::files::prompt_file::PromptFile;
+use crate::task::labels::Task;
+use crate::task::languages::{LANGUAGES, Language};
+use crate::task::own_task::OwnTask;
 use crate::task::sib200::{self, Example, Split};
 
 /// The dataset's repository at the commit our copy was checked against (see the data's NOTICE.md).
@@ -23,9 +28,55 @@ pub async fn fetch_split(language: &str, split: Split) -> Result<Vec<Example>, S
     sib200::parse_tsv(&bytes, &path).map_err(|e| e.to_string())
 }
 
-/// English train and dev: what every run trains and validates on.
-pub async fn fetch_english_training() -> Result<(Vec<Example>, Vec<Example>), String> {
-    Ok((fetch_split("eng_Latn", Split::Train).await?, fetch_split("eng_Latn", Split::Dev).await?))
+/// English train and dev of the task in use (`None`: SIB-200): what a run trains and validates on.
+pub async fn english_training(own: Option<&OwnTask>) -> Result<(Vec<Example>, Vec<Example>), String> {
+    match own {
+        Some(own) => Ok((own.train.clone(), own.dev.clone())),
+        None => Ok((fetch_split("eng_Latn", Split::Train).await?, fetch_split("eng_Latn", Split::Dev).await?)),
+    }
+}
+
+/// Where a prompt's test examples come from: SIB-200's, or those of the own task it was trained for.
+#[derive(Clone)]
+pub enum TestData {
+    Sib200,
+    Own(OwnTask),
+}
+
+impl TestData {
+    /// The test data for `prompt`: an own task's prompt needs that task's files given (step 2), with the
+    /// same classes.
+    pub fn for_prompt(prompt: &PromptFile, own: Option<OwnTask>) -> Result<TestData, String> {
+        match (&prompt.metadata.task, own) {
+            (Task::Sib200, _) => Ok(TestData::Sib200),
+            (Task::Own(labels), Some(own)) if own.labels.classes == labels.classes => Ok(TestData::Own(own)),
+            (Task::Own(labels), _) => Err(format!(
+                "This prompt was trained for the task {} (classes: {}): give that task's files in step 2 to \
+                 evaluate it. Try it (step 4) works without them.",
+                labels.name,
+                labels.classes.join(", ")
+            )),
+        }
+    }
+
+    /// The languages it has test examples for.
+    pub fn languages(&self) -> Vec<Language> {
+        match self {
+            TestData::Sib200 => LANGUAGES.to_vec(),
+            TestData::Own(own) => {
+                own.tests.iter().filter_map(|(code, _)| crate::task::languages::by_code(code).copied()).collect()
+            }
+        }
+    }
+
+    pub async fn test(&self, code: &str) -> Result<Vec<Example>, String> {
+        match self {
+            TestData::Sib200 => fetch_split(code, Split::Test).await,
+            TestData::Own(own) => {
+                own.test(code).map(<[Example]>::to_vec).ok_or_else(|| format!("{} has no {code}.csv", own.labels.name))
+            }
+        }
+    }
 }
 
 /// A SIB-200 split starts with its header; an HTML fallback page does not.

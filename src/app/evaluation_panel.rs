@@ -1,17 +1,19 @@
-//! Step 4: evaluate the current prompt zero-shot on the 52 languages' SIB-200 test sets, language by
-//! language, with progress; the results table and chart fill in as languages finish.
+//! Step 3: evaluate the current prompt zero-shot on the 52 languages' SIB-200 test sets (or its own task's
+//! test files), language by language, with progress; the results table and chart fill in as languages
+//! finish.
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use super::data::fetch_split;
+use super::data::TestData;
 use super::results::{AccuracyChart, ResultsTable, ShareScatter};
 use super::session::Session;
 use crate::files::prompt_file::PromptFile;
-use crate::task::languages::{LANGUAGES, Language, select};
-use crate::task::sib200::{Shots, Split, balanced_sample};
+use crate::task::languages::Language;
+use crate::task::own_task::OwnTask;
+use crate::task::sib200::{CATEGORIES, Shots, balanced_sample};
 use crate::tuning::eval::{self, LanguageResult};
 
-/// The quick preview's test sentences per topic (of at least 17): 28 of a language's 204, balanced (the
+/// The quick preview's test sentences per class (SIB-200 has at least 17 per topic): 28 of a language's 204, balanced (the
 /// test files are sorted by topic, so their first lines would all be one topic). For classroom demos on
 /// slow devices.
 pub const QUICK_PER_TOPIC: usize = 4;
@@ -23,6 +25,8 @@ pub fn EvaluationPanel(
     session: RwSignal<Option<Session>, LocalStorage>,
     prompt: RwSignal<Option<PromptFile>>,
     results: RwSignal<Vec<LanguageResult>>,
+    /// The own task given in step 2, whose test files evaluate a prompt trained for it.
+    own_task: RwSignal<Option<OwnTask>>,
     /// Each change starts an evaluation, as the panel's own button does (the shared-link notice's offer).
     requests: RwSignal<u32>,
 ) -> impl IntoView {
@@ -39,17 +43,36 @@ pub fn EvaluationPanel(
             status.set(error.to_string());
             return;
         }
+        let data = match TestData::for_prompt(&file, own_task.get_untracked()) {
+            Ok(data) => data,
+            Err(error) => return status.set(error),
+        };
+        let mut languages = data.languages();
+        if only_three.get_untracked() {
+            languages.retain(|l| THREE.contains(&l.code));
+        }
+        if languages.is_empty() {
+            return status
+                .set("The task has no test files for these languages: add <language>.csv files in step 2.".into());
+        }
         busy.set(true);
         results.set(Vec::new());
         let sample = if quick.get_untracked() { Shots::PerClass(QUICK_PER_TOPIC) } else { Shots::All };
         spawn_local(async move {
-            let languages =
-                if only_three.get_untracked() { select(&THREE).expect("known codes") } else { LANGUAGES.to_vec() };
-            if let Err(error) = evaluate_all(&session, &file, &languages, sample, results, status).await {
+            if let Err(error) = evaluate_all(&session, &file, &data, &languages, sample, results, status).await {
                 status.set(format!("{error}. Results so far are kept."));
             }
             busy.set(false);
         });
+    };
+    // What the prompt is evaluated on, for the panel's words: its task's classes and languages.
+    let classes = move || {
+        prompt
+            .with(|p| p.as_ref().map_or(CATEGORIES.len(), |p| p.metadata.task.labels(p.metadata.family).classes.len()))
+    };
+    let language_count = move || {
+        let own = own_task.get();
+        prompt.with(|p| p.as_ref().and_then(|p| TestData::for_prompt(p, own).ok()).map_or(52, |d| d.languages().len()))
     };
     Effect::new(move |seen: Option<u32>| {
         let count = requests.get();
@@ -60,17 +83,18 @@ pub fn EvaluationPanel(
     });
     view! {
         <section class="card results" aria-labelledby="results-title">
-            <h2 id="results-title">"3 · Zero-shot transfer to 52 languages"</h2>
+            <h2 id="results-title">"3 · Zero-shot transfer to other languages"</h2>
             <p class="muted">
-                "The prompt was trained on English only. Each language's 204 test sentences are classified by "
-                "the frozen model with the prompt: the topic whose label word scores highest wins. Chance is 1/7."
+                "The prompt was trained on English only. Each language's test sentences (SIB-200: 204, in 52 "
+                "languages) are classified by the frozen model with the prompt: the class whose label word scores "
+                "highest wins. "{move || format!("Chance is 1/{}.", classes())}
             </p>
             <label class="field checkbox">
                 <input type="checkbox" data-testid="eval-quick" prop:checked=move || quick.get()
                     on:change=move |ev| quick.set(event_target_checked(&ev)) />
-                <span>{format!(
-                    "Quick preview: {} test sentences per language ({QUICK_PER_TOPIC} per topic) instead of 204",
-                    7 * QUICK_PER_TOPIC
+                <span>{move || format!(
+                    "Quick preview: {} test sentences per language ({QUICK_PER_TOPIC} per class) instead of all",
+                    classes() * QUICK_PER_TOPIC
                 )}</span>
             </label>
             <label class="field checkbox">
@@ -81,7 +105,7 @@ pub fn EvaluationPanel(
             <button type="button" class="primary" data-testid="eval-start"
                 disabled=move || busy.get() || session.with(Option::is_none) || prompt.with(Option::is_none)
                 on:click=move |_| start()>
-                {move || if only_three.get() { "Evaluate on 3 languages" } else { "Evaluate on 52 languages" }}
+                {move || if only_three.get() { "Evaluate on 3 languages".to_string() } else { format!("Evaluate on {} languages", language_count()) }}
             </button>
             <p data-testid="eval-status" role="status">{move || status.get()}</p>
             <AccuracyChart results />
@@ -94,24 +118,39 @@ pub fn EvaluationPanel(
 async fn evaluate_all(
     session: &Session,
     file: &PromptFile,
+    data: &TestData,
     languages: &[Language],
     sample: Shots,
     results: RwSignal<Vec<LanguageResult>>,
     status: RwSignal<String>,
 ) -> Result<(), String> {
-    evaluate_languages(session, file, languages, sample, |s| status.set(s), |r| results.update(|all| all.push(r)))
-        .await?;
-    let mean = results.with(|r| eval::mean_accuracy(r));
-    status.set(format!("Done: mean accuracy {:.1}% over {} languages (chance 14.3%).", 100.0 * mean, languages.len()));
+    evaluate_languages(
+        session,
+        file,
+        data,
+        languages,
+        sample,
+        |s| status.set(s),
+        |r| results.update(|all| all.push(r)),
+    )
+    .await?;
+    let (mean, chance) = results.with(|r| (eval::mean_accuracy(r), r.first().map_or(0.0, LanguageResult::chance)));
+    status.set(format!(
+        "Done: mean accuracy {:.1}% over {} languages (chance {:.1}%).",
+        100.0 * mean,
+        languages.len(),
+        100.0 * chance
+    ));
     Ok(())
 }
 
-/// Evaluates `file` on `languages` one by one (`sample`: all test sentences, or a balanced few per topic),
+/// Evaluates `file` on `languages` one by one (`sample`: all test sentences, or a balanced few per class),
 /// saying which language is under way and handing each result on as it comes. The page fetches each test
-/// set; the training worker evaluates it.
+/// set (or takes it from the own task); the training worker evaluates it.
 pub async fn evaluate_languages(
     session: &Session,
     file: &PromptFile,
+    data: &TestData,
     languages: &[Language],
     sample: Shots,
     status: impl Fn(String),
@@ -119,7 +158,7 @@ pub async fn evaluate_languages(
 ) -> Result<(), String> {
     for (i, language) in languages.iter().enumerate() {
         status(format!("Evaluating {} ({} of {})…", language.name, i + 1, languages.len()));
-        let mut examples = fetch_split(language.code, Split::Test).await?;
+        let mut examples = data.test(language.code).await?;
         if sample != Shots::All {
             examples = balanced_sample(&examples, sample, 0);
         }

@@ -21,6 +21,7 @@ mod save;
 mod saved_runs;
 mod session;
 mod shared_link;
+mod task_picker;
 mod training_panel;
 mod try_it;
 
@@ -189,6 +190,8 @@ pub fn App() -> impl IntoView {
     // Counts the shared-link notice's "Evaluate" clicks, which start the evaluation panel's run.
     let evaluation_requests = RwSignal::new(0u32);
     let results = RwSignal::new(Vec::<LanguageResult>::new());
+    // The own task the user gave (`None`: SIB-200), shared by training, evaluation and Try it.
+    let own_task = RwSignal::new(None::<crate::task::own_task::OwnTask>);
     let on_files = Callback::new(move |files: ModelFiles| {
         workers.model_origin.set_value(files.repo.clone().map(|repo| (repo, files.dtype)));
         model_facts.set(Some(ModelFacts::of(&files)));
@@ -316,14 +319,14 @@ pub fn App() -> impl IntoView {
                 <Diagnostics state=device_state engine />
             </div>
             <div class="column">
-                <TrainingPanel session device=device_state opened_settings on_prompt on_superseded=Callback::new(move |id: String| saved_runs::forget_superseded(runs, &id)) />
+                <TrainingPanel session device=device_state opened_settings own_task on_prompt on_superseded=Callback::new(move |id: String| saved_runs::forget_superseded(runs, &id)) />
                 <PromptActions prompt session on_import=on_opened />
                 {move || save_error.get().map(|error| view! { <p class="error" role="alert" data-testid="save-error">{error}</p> })}
                 <SavedRuns runs on_open error=save_error />
             </div>
             <div class="column wide">
-                <EvaluationPanel session prompt results requests=evaluation_requests />
-                <TryIt session prompt />
+                <EvaluationPanel session prompt results own_task requests=evaluation_requests />
+                <TryIt session prompt own_task />
             </div>
         </main>
     }

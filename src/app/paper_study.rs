@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use super::data::fetch_english_training;
+use super::data::{TestData, english_training};
 use super::engine::RunEvent;
 use super::evaluation_panel::{QUICK_PER_TOPIC, evaluate_languages};
 use super::save::save_file;
@@ -145,7 +145,7 @@ async fn run_study(
     on_prompt: Callback<PromptFile>,
 ) -> Result<bool, String> {
     status.set("Fetching English SIB-200…".into());
-    let (train, dev) = fetch_english_training().await?;
+    let (train, dev) = english_training(None).await?;
     for (i, cell) in cells.iter().enumerate() {
         if control.is_cancelled() {
             return Ok(false);
@@ -171,6 +171,7 @@ async fn run_study(
         evaluate_languages(
             session,
             &file,
+            &TestData::Sib200,
             languages,
             sample,
             |s| status.set(format!("{run} — {s}")),

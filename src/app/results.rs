@@ -7,8 +7,6 @@ use crate::model::Family;
 use crate::task::languages;
 use crate::tuning::eval::{self, LanguageResult, mean_accuracy};
 
-const CHANCE: f64 = 1.0 / 7.0;
-
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Grouping {
     Family,
@@ -49,6 +47,7 @@ pub fn AccuracyChart(results: RwSignal<Vec<LanguageResult>>) -> impl IntoView {
     const BAR: f64 = 380.0;
     let chart = move || {
         let groups = grouped(&results.get(), grouping.get());
+        let chance = results.with(|r| r.first().map_or(0.0, LanguageResult::chance));
         let rows: usize = groups.iter().map(|(_, m)| m.len()).sum();
         let height = rows as f64 * ROW + groups.len() as f64 * HEADER + 24.0;
         let x = |accuracy: f64| LABEL + accuracy.clamp(0.0, 1.0) * BAR;
@@ -81,8 +80,8 @@ pub fn AccuracyChart(results: RwSignal<Vec<LanguageResult>>) -> impl IntoView {
             <svg viewBox=format!("0 0 {} {height}", LABEL + BAR + 50.0) role="img" data-testid="accuracy-chart"
                 aria-label="Accuracy per language, grouped; the dashed line is chance level">
                 {items}
-                <line x1=x(CHANCE) x2=x(CHANCE) y1=0 y2=height - 18.0 class="chance" />
-                <text x=x(CHANCE) y=height - 4.0 text-anchor="middle" class="chance-label">"chance 14%"</text>
+                <line x1=x(chance) x2=x(chance) y1=0 y2=height - 18.0 class="chance" />
+                <text x=x(chance) y=height - 4.0 text-anchor="middle" class="chance-label">{format!("chance {:.0}%", 100.0 * chance)}</text>
             </svg>
         }
     };
@@ -132,10 +131,11 @@ pub fn ShareScatter(results: RwSignal<Vec<LanguageResult>>, family: Signal<Optio
         let ticks = [0.0001, 0.001, 0.01, 0.1]
             .map(|t| view! { <text x=x(t) y=HEIGHT - 10.0 text-anchor="middle">{format!("{}%", 100.0 * t)}</text> });
         let unseen_mean = mean_accuracy(unseen.iter().map(|(r, _)| *r));
+        let chance = results.first().map_or(0.0, LanguageResult::chance);
         Some(view! {
             <svg viewBox=format!("0 0 {WIDTH} {HEIGHT}") role="img" data-testid="share-scatter"
                 aria-label="Accuracy against the language's share of pre-training data">
-                <line x1=LEFT x2=WIDTH - 10.0 y1=y(1.0 / 7.0) y2=y(1.0 / 7.0) class="chance" />
+                <line x1=LEFT x2=WIDTH - 10.0 y1=y(chance) y2=y(chance) class="chance" />
                 <text x=4 y=y(1.0) + 4.0>"100%"</text>
                 <text x=4 y=y(0.0) + 4.0>"0%"</text>
                 {ticks}

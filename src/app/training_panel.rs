@@ -9,14 +9,16 @@ use leptos::task::spawn_local;
 
 use super::DeviceState;
 use super::cost::{self, RunSize};
-use super::data::fetch_english_training;
+use super::data::english_training;
 use super::engine::{Run, RunEvent};
 use super::loss_chart::LossChart;
 use super::paper_study::PaperStudy;
 use super::session::Session;
+use super::task_picker::TaskPicker;
 use crate::files::prompt_file::PromptFile;
 use crate::format;
-use crate::task::sib200::Shots;
+use crate::task::own_task::OwnTask;
+use crate::task::sib200::{CATEGORIES, Shots};
 use crate::tuning::prompt::PromptInit;
 use crate::tuning::train::{Progress, RunOutcome, StepPhase, StepProgress, TrainConfig, ValidationRecord};
 
@@ -75,9 +77,10 @@ impl Settings {
         }
     }
 
-    /// Steps a run with these settings takes: epochs × batches of the 7 topics' examples.
-    fn steps(&self) -> usize {
-        self.epochs.get() * (7 * self.shots.get()).div_ceil(self.batch.get().max(1))
+    /// Steps a run with these settings takes on a task of `classes` classes: epochs × batches of k
+    /// examples per class (fewer where a class has fewer).
+    fn steps(&self, classes: usize) -> usize {
+        self.epochs.get() * (classes * self.shots.get()).div_ceil(self.batch.get().max(1))
     }
 
     fn config(&self) -> TrainConfig {
@@ -131,6 +134,8 @@ pub fn TrainingPanel(
     device: RwSignal<DeviceState>,
     /// The recorded settings of a prompt opened from a link, a saved run or a file: put in the form.
     opened_settings: RwSignal<Option<TrainConfig>>,
+    /// The own task chosen (`None`: SIB-200).
+    own_task: RwSignal<Option<OwnTask>>,
     /// Receives the run's best prompt at each improvement, and its prompt whenever it stops (finished,
     /// paused, cancelled or failed).
     on_prompt: Callback<PromptFile>,
@@ -158,14 +163,16 @@ pub fn TrainingPanel(
     });
     let start = move |_| {
         let Some(session) = session.get_untracked() else { return };
-        let config = settings.config();
+        let own = own_task.get_untracked();
+        let mut config = settings.config();
+        config.task = own.as_ref().map(OwnTask::task).unwrap_or_default();
         run.losses.set(Vec::new());
         run.validations.set(Vec::new());
         run.progress.set(None);
         handed_on.set_value(None);
         run.phase.set(Phase::Preparing);
         spawn_local(async move {
-            match fetch_english_training().await {
+            match english_training(own.as_ref()).await {
                 Ok((train, dev)) => follow(session.engine.train(config, train, dev), run, hand_on).await,
                 Err(error) => run.phase.set(Phase::Failed(error)),
             }
@@ -207,8 +214,10 @@ pub fn TrainingPanel(
             <h2 id="training-title">"2 · Prompt & training"</h2>
             <p class="muted">
                 "The model stays frozen. Only the prompt — a few vectors placed after each sentence — is "
-                "trained on English topic classification (SIB-200), then tested on other languages."
+                "trained on an English classification task (SIB-200's topics, or your own), then tested on "
+                "other languages."
             </p>
+            <TaskPicker task=own_task disabled=Signal::derive(move || !matches!(run.phase.get(), Phase::Idle | Phase::Finished | Phase::Cancelled | Phase::Failed(_))) />
             <SettingsForm settings disabled=Signal::derive(move || !matches!(run.phase.get(), Phase::Idle | Phase::Finished | Phase::Cancelled | Phase::Failed(_))) />
             <div class="actions">
                 <button type="button" class="primary" data-testid="train-start"
@@ -232,11 +241,12 @@ pub fn TrainingPanel(
                 if !matches!(run.phase.get(), Phase::Idle | Phase::Finished | Phase::Cancelled | Phase::Failed(_)) {
                     return None;
                 }
-                let size = RunSize { steps: settings.steps(), batch: settings.batch.get() };
+                let classes = own_task.with(|t| t.as_ref().map_or(CATEGORIES.len(), |t| t.labels.classes.len()));
+                let size = RunSize { steps: settings.steps(classes), batch: settings.batch.get() };
                 let text = device.with(|d| cost::summary(&session.name, &session.config, session.dtype, size, d))?;
                 Some(view! { <p class="muted" data-testid="train-estimate">{text.unwrap_or_else(|refusal| refusal)}</p> })
             }}
-            <RunStatus run />
+            <RunStatus run own_task />
             <LossChart losses=run.losses validations=run.validations />
             <PaperStudy session settings=Callback::new(move |()| settings.config()) running=study_running
                 panel_busy=Signal::derive(move || running() || run.phase.get() == Phase::Paused) on_prompt />
@@ -289,7 +299,7 @@ async fn follow(mut events: Run, run: RunView, on_prompt: Callback<PromptFile>) 
 }
 
 #[component]
-fn RunStatus(run: RunView) -> impl IntoView {
+fn RunStatus(run: RunView, own_task: RwSignal<Option<OwnTask>>) -> impl IntoView {
     let text = move || {
         let phase = run.phase.get();
         let progress = run.progress.get();
@@ -307,7 +317,10 @@ fn RunStatus(run: RunView) -> impl IntoView {
         let last = run.losses.with(|l| l.last().map(|(_, loss)| format!(" · loss {loss:.4}")));
         match phase {
             Phase::Idle => "Not started.".to_string(),
-            Phase::Preparing => "Fetching English SIB-200 and preparing the prompt…".to_string(),
+            Phase::Preparing => match own_task.with(|t| t.as_ref().map(|t| t.labels.name.clone())) {
+                Some(name) => format!("Preparing {name} and the prompt…"),
+                None => "Fetching English SIB-200 and preparing the prompt…".to_string(),
+            },
             Phase::Failed(error) => error,
             phase => format!(
                 "{}{}{}",
@@ -387,8 +400,8 @@ fn SettingsForm(settings: Settings, disabled: Signal<bool>) -> impl IntoView {
                 help="Passes over the few-shot training set; the prompt with the lowest validation loss is kept." />
             <NumberField label="Batch size" testid="setting-batch" value=settings.batch min=1.0 max=64.0 step=1.0
                 help="Sentences per step (paper: 8)." />
-            <NumberField label="Examples per topic" testid="setting-shots" value=settings.shots min=1.0 max=58.0 step=1.0
-                help="k-shot training: k English sentences per topic (paper: 8); validation uses k/4 from dev." />
+            <NumberField label="Examples per class" testid="setting-shots" value=settings.shots min=1.0 max=1000.0 step=1.0
+                help="k-shot training: k English sentences per topic or label (paper: 8); validation uses k/4 from dev." />
             <NumberField label="Seed" testid="setting-seed" value=settings.seed min=0.0 max=1e9 step=1.0
                 help="The same seed gives the same examples, order and initial prompt." />
         </fieldset>

@@ -1,15 +1,16 @@
-//! Step 5: the prompt tried on any sentence. The user types or pastes one, in any language and script, or
-//! takes an example from a language's SIB-200 test split, and sees the 7 topics' probabilities once they
-//! pause typing. The worker scores the sentence as evaluation does (`tuning::predict`).
+//! Step 4: the prompt tried on any sentence. The user types or pastes one, in any language and script, or
+//! takes an example from a language's test set (SIB-200's, or the prompt's own task's), and sees each
+//! class's probability once they pause typing. The worker scores the sentence as evaluation does
+//! (`tuning::predict`).
 use gloo::timers::callback::Timeout;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use super::data::fetch_split;
+use super::data::TestData;
 use super::session::Session;
 use crate::files::prompt_file::PromptFile;
 use crate::task::languages::{LANGUAGES, by_code};
-use crate::task::sib200::{CATEGORIES, Split};
+use crate::task::own_task::OwnTask;
 use crate::tuning::predict::Prediction;
 
 /// How long typing must pause before the sentence is classified.
@@ -19,14 +20,19 @@ const PAUSE_MS: u32 = 400;
 const EXAMPLE_STRIDE: usize = 29;
 
 #[component]
-pub fn TryIt(session: RwSignal<Option<Session>, LocalStorage>, prompt: RwSignal<Option<PromptFile>>) -> impl IntoView {
+pub fn TryIt(
+    session: RwSignal<Option<Session>, LocalStorage>,
+    prompt: RwSignal<Option<PromptFile>>,
+    /// The own task given in step 2: where a prompt trained for it takes its example sentences.
+    own_task: RwSignal<Option<OwnTask>>,
+) -> impl IntoView {
     let text = RwSignal::new(String::new());
     let prediction = RwSignal::new(None::<Prediction>);
     let status = RwSignal::new(String::new());
     let language = RwSignal::new("swh_Latn".to_string());
     let example_index = RwSignal::new(0usize);
-    // SIB-200's topic of the example on show (cleared when the user edits it).
-    let example_topic = RwSignal::new(None::<&'static str>);
+    // The test set's class of the example on show, and the task's name (cleared when the user edits it).
+    let example_topic = RwSignal::new(None::<(String, String)>);
     // Each request gets a number; only the latest one's answer is shown.
     let asked = StoredValue::new(0u32);
     let classify = move || {
@@ -82,16 +88,25 @@ pub fn TryIt(session: RwSignal<Option<Session>, LocalStorage>, prompt: RwSignal<
     };
     let take_example = move |_| {
         let code = language.get_untracked();
+        let Some(file) = prompt.get_untracked() else {
+            return status.set("Train, import or open a prompt first (steps 2 and 3).".into());
+        };
+        let data = match TestData::for_prompt(&file, own_task.get_untracked()) {
+            Ok(data) => data,
+            Err(error) => return status.set(error),
+        };
+        let labels = file.metadata.task.labels(file.metadata.family);
         spawn_local(async move {
-            match fetch_split(&code, Split::Test).await {
+            match data.test(&code).await {
                 Ok(examples) if !examples.is_empty() => {
                     let i = example_index.get_untracked() % examples.len();
                     example_index.set(i + EXAMPLE_STRIDE);
                     text.set(examples[i].text.clone());
-                    example_topic.set(Some(CATEGORIES[examples[i].label]));
+                    let class = labels.classes.get(examples[i].label).cloned().unwrap_or_default();
+                    example_topic.set(Some((class, labels.name.clone())));
                     classify();
                 }
-                Ok(_) => status.set(format!("SIB-200 has no test sentences for {code}.")),
+                Ok(_) => status.set(format!("{} has no test sentences for {code}.", labels.name)),
                 Err(error) => status.set(format!("Could not fetch an example: {error}")),
             }
         });
@@ -100,8 +115,8 @@ pub fn TryIt(session: RwSignal<Option<Session>, LocalStorage>, prompt: RwSignal<
         <section class="card try-it" aria-labelledby="try-title">
             <h2 id="try-title">"4 · Try it on any sentence"</h2>
             <p class="muted">
-                "Type or paste a sentence in any language: the frozen model with the prompt gives each of the 7 "
-                "topics a probability, scored exactly as in evaluation."
+                "Type or paste a sentence in any language: the frozen model with the prompt gives each class (SIB-200's "
+                "7 topics, or your task's labels) a probability, scored exactly as in evaluation."
             </p>
             <textarea data-testid="try-input" rows="3" placeholder="Habari za michezo: timu ya taifa imeshinda…"
                 prop:value=move || text.get() on:input=on_input></textarea>
@@ -125,14 +140,14 @@ pub fn TryIt(session: RwSignal<Option<Session>, LocalStorage>, prompt: RwSignal<
     }
 }
 
-/// The 7 topics' probabilities as bars, the predicted one marked, and SIB-200's own topic when the
+/// Each class's probability as a bar, the predicted one marked, and the test set's own class when the
 /// sentence is one of its examples.
 #[component]
-fn TopicBars(prediction: Prediction, truth: Option<&'static str>, language: String) -> impl IntoView {
-    let truth_line = truth.map(|topic| {
+fn TopicBars(prediction: Prediction, truth: Option<(String, String)>, language: String) -> impl IntoView {
+    let truth_line = truth.map(|(topic, task)| {
         let name = by_code(&language).map_or(language.clone(), |l| l.name.to_string());
         let verdict = if topic == prediction.label { "right" } else { "wrong" };
-        format!("SIB-200 labels this {name} sentence \u{201c}{topic}\u{201d}: the prompt is {verdict}.")
+        format!("{task} labels this {name} sentence \u{201c}{topic}\u{201d}: the prompt is {verdict}.")
     });
     view! {
         <div class="try-result" data-testid="try-result" data-label=prediction.label.clone()>
