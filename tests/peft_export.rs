@@ -8,7 +8,7 @@ use std::path::Path;
 use polyprompt::files::prompt_file::{PromptFile, PromptMetadata, SCHEMA_VERSION};
 use polyprompt::model::{Family, ModelConfig};
 use polyprompt::task::batch::Placement;
-use polyprompt::task::labels::label_words;
+use polyprompt::task::labels::Task;
 use sha2::{Digest, Sha256};
 
 mod common;
@@ -27,7 +27,8 @@ fn export(family: Family, name: &str) -> (Vec<u8>, String) {
             family,
             base_model: format!("polyprompt-test/{name}"),
             placement: Placement::Prefix,
-            label_words: label_words(family).iter().map(|w| w.to_string()).collect(),
+            task: Task::Sib200,
+            label_words: Task::Sib200.labels(family).words,
             training: serde_json::Value::Null,
             results: serde_json::Value::Null,
         },

@@ -11,7 +11,7 @@ use polyprompt::model::tokenizer::TextTokenizer;
 use polyprompt::model::{self, LoadOptions, WeightsError, WeightsFile};
 use polyprompt::model::{CausalLm, InputBatch, PromptPlacement, WeightDtype};
 use polyprompt::task::batch::{TaskFormat, build_batch};
-use polyprompt::task::labels::label_tokens;
+use polyprompt::task::labels::{Task, label_tokens};
 use polyprompt::task::sib200::{self, Split};
 use polyprompt::tuning::train::{TrainConfig, TrainControl, Trainer};
 use rand::rngs::StdRng;
@@ -119,8 +119,11 @@ fn f16_layer_error_is_within_half_an_ulp_per_weight() {
 fn dev_scores(model: &CausalLm, tokenizer: &TextTokenizer, prompt: &Tensor<2>) -> (Vec<f32>, Vec<f32>) {
     let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/sib200");
     let dev = sib200::read_split(&data, "eng_Latn", Split::Dev).unwrap();
-    let labels: Vec<u32> =
-        label_tokens(tokenizer, model.config().family).unwrap().iter().map(|l| l.eval_id()).collect();
+    let labels: Vec<u32> = label_tokens(tokenizer, &Task::Sib200.labels(model.config().family))
+        .unwrap()
+        .iter()
+        .map(|l| l.eval_id())
+        .collect();
     let format = TaskFormat::paper(prompt.dims()[0]);
     let (mut scores, mut logits) = (Vec::new(), Vec::new());
     for chunk in dev.chunks(16) {

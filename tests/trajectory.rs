@@ -7,7 +7,7 @@ use polyprompt::model::CausalLm;
 use polyprompt::model::tokenizer::TextTokenizer;
 use polyprompt::model::{self, LoadOptions};
 use polyprompt::task::batch::{Placement, TaskFormat, build_batch};
-use polyprompt::task::labels::label_tokens;
+use polyprompt::task::labels::{Task, label_tokens};
 use polyprompt::tuning::prompt::{Reparam, SoftPrompt};
 use polyprompt::tuning::train::{Backprop, LinearSchedule, LossKind, PromptTrainer};
 
@@ -85,7 +85,7 @@ fn train(family: &str, run: Run, backprop: Backprop) -> (Fixture, Trajectory) {
     let device = Device::flex();
     let model: CausalLm = model::load_dir(&fixture.dir, &device, &LoadOptions::default()).unwrap();
     let tokenizer = TextTokenizer::from_bytes(&std::fs::read(fixture.dir.join("tokenizer.json")).unwrap()).unwrap();
-    let labels = label_tokens(&tokenizer, model.config().family).unwrap();
+    let labels = label_tokens(&tokenizer, &Task::Sib200.labels(model.config().family)).unwrap();
 
     let input = fixture.matrix("init_prompt", &device);
     let prompt_len = input.dims()[0];
