@@ -4,8 +4,10 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use super::data::fetch_split;
+use super::presenter::{self, PresenterButtons};
 use super::results::{AccuracyChart, ResultsTable, ShareScatter};
 use super::session::Session;
+use super::transfer_map::{TransferMap, chance_of};
 use crate::files::prompt_file::PromptFile;
 use crate::task::languages::{LANGUAGES, Language, select};
 use crate::task::sib200::{Shots, Split, balanced_sample};
@@ -30,6 +32,9 @@ pub fn EvaluationPanel(
     let only_three = RwSignal::new(false);
     let busy = RwSignal::new(false);
     let status = RwSignal::new(String::new());
+    let presenting = presenter::presenting();
+    let has_results = Signal::derive(move || results.with(|r| !r.is_empty()));
+    let chance = Signal::derive(move || results.with(|r| chance_of(r)));
     let start = move || {
         let (Some(session), Some(file)) = (session.get_untracked(), prompt.get_untracked()) else { return };
         if busy.get_untracked() {
@@ -84,7 +89,13 @@ pub fn EvaluationPanel(
                 {move || if only_three.get() { "Evaluate on 3 languages" } else { "Evaluate on 52 languages" }}
             </button>
             <p data-testid="eval-status" role="status">{move || status.get()}</p>
-            <AccuracyChart results />
+            <div class="presenter-bar">
+                <PresenterButtons presenting has_results />
+            </div>
+            <div class="charts">
+                <AccuracyChart results />
+                <TransferMap results chance />
+            </div>
             <ShareScatter results family=Signal::derive(move || prompt.with(|p| p.as_ref().map(|f| f.metadata.family))) />
             <ResultsTable results />
         </section>
