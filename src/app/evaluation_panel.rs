@@ -5,8 +5,10 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use super::data::TestData;
+use super::presenter::{self, PresenterButtons};
 use super::results::{AccuracyChart, ResultsTable, ShareScatter};
 use super::session::Session;
+use super::transfer_map::TransferMap;
 use crate::files::prompt_file::PromptFile;
 use crate::task::languages::Language;
 use crate::task::own_task::OwnTask;
@@ -34,6 +36,9 @@ pub fn EvaluationPanel(
     let only_three = RwSignal::new(false);
     let busy = RwSignal::new(false);
     let status = RwSignal::new(String::new());
+    let presenting = presenter::presenting();
+    let has_results = Signal::derive(move || results.with(|r| !r.is_empty()));
+    let chance = Signal::derive(move || results.with(|r| eval::chance_level(r)));
     let start = move || {
         let (Some(session), Some(file)) = (session.get_untracked(), prompt.get_untracked()) else { return };
         if busy.get_untracked() {
@@ -108,7 +113,13 @@ pub fn EvaluationPanel(
                 {move || if only_three.get() { "Evaluate on 3 languages".to_string() } else { format!("Evaluate on {} languages", language_count()) }}
             </button>
             <p data-testid="eval-status" role="status">{move || status.get()}</p>
-            <AccuracyChart results />
+            <div class="presenter-bar">
+                <PresenterButtons presenting has_results />
+            </div>
+            <div class="charts">
+                <AccuracyChart results />
+                <TransferMap results chance />
+            </div>
             <ShareScatter results family=Signal::derive(move || prompt.with(|p| p.as_ref().map(|f| f.metadata.family))) />
             <ResultsTable results />
         </section>
@@ -134,7 +145,7 @@ async fn evaluate_all(
         |r| results.update(|all| all.push(r)),
     )
     .await?;
-    let (mean, chance) = results.with(|r| (eval::mean_accuracy(r), r.first().map_or(0.0, LanguageResult::chance)));
+    let (mean, chance) = results.with(|r| (eval::mean_accuracy(r), eval::chance_level(r)));
     status.set(format!(
         "Done: mean accuracy {:.1}% over {} languages (chance {:.1}%).",
         100.0 * mean,

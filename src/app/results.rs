@@ -47,7 +47,7 @@ pub fn AccuracyChart(results: RwSignal<Vec<LanguageResult>>) -> impl IntoView {
     const BAR: f64 = 380.0;
     let chart = move || {
         let groups = grouped(&results.get(), grouping.get());
-        let chance = results.with(|r| r.first().map_or(0.0, LanguageResult::chance));
+        let chance = results.with(|r| eval::chance_level(r));
         let rows: usize = groups.iter().map(|(_, m)| m.len()).sum();
         let height = rows as f64 * ROW + groups.len() as f64 * HEADER + 24.0;
         let x = |accuracy: f64| LABEL + accuracy.clamp(0.0, 1.0) * BAR;
@@ -131,7 +131,7 @@ pub fn ShareScatter(results: RwSignal<Vec<LanguageResult>>, family: Signal<Optio
         let ticks = [0.0001, 0.001, 0.01, 0.1]
             .map(|t| view! { <text x=x(t) y=HEIGHT - 10.0 text-anchor="middle">{format!("{}%", 100.0 * t)}</text> });
         let unseen_mean = mean_accuracy(unseen.iter().map(|(r, _)| *r));
-        let chance = results.first().map_or(0.0, LanguageResult::chance);
+        let chance = eval::chance_level(&results);
         Some(view! {
             <svg viewBox=format!("0 0 {WIDTH} {HEIGHT}") role="img" data-testid="share-scatter"
                 aria-label="Accuracy against the language's share of pre-training data">

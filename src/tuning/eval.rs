@@ -194,6 +194,11 @@ pub async fn evaluate(
     Ok(LanguageResult::score(language, &setup.classes, &labels, &predictions))
 }
 
+/// The chance level of a set of results (SIB-200's 1/7 for none).
+pub fn chance_level(results: &[LanguageResult]) -> f64 {
+    results.first().map_or(1.0 / crate::task::sib200::CATEGORIES.len() as f64, LanguageResult::chance)
+}
+
 /// Mean accuracy over results (0 for none).
 pub fn mean_accuracy<'a>(results: impl IntoIterator<Item = &'a LanguageResult>) -> f64 {
     let (sum, n) = results.into_iter().fold((0.0, 0usize), |(s, n), r| (s + r.accuracy, n + 1));
@@ -279,6 +284,18 @@ mod tests {
         assert!((result.accuracy - 0.5).abs() < 1e-12);
         assert_eq!(result.per_category[1], CategoryScore { category: "travel".into(), n: 2, correct: 2, predicted: 3 });
         assert_eq!(result.n, 6);
+    }
+
+    #[test]
+    fn chance_is_one_over_the_classes() {
+        let english = by_code("eng_Latn").unwrap();
+        let two = LanguageResult::score(english, &["yes".into(), "no".into()], &[0, 1], &[0, 0]);
+        assert_eq!((two.chance(), chance_level(std::slice::from_ref(&two))), (0.5, 0.5));
+        let sib200 = LanguageResult::score(english, &topics(), &[0], &[0]);
+        assert_eq!(sib200.chance(), 1.0 / 7.0);
+        // Results saved without per-class counts, and no results, are SIB-200's.
+        assert_eq!(LanguageResult { per_category: vec![], ..two }.chance(), 1.0 / 7.0);
+        assert_eq!(chance_level(&[]), 1.0 / 7.0);
     }
 
     #[test]

@@ -4,10 +4,12 @@
 // training — it sets a performance mark at each report of steps, and their count must keep growing — and
 // Pause still lands once the page runs again. The long tasks seen on the page are printed, not asserted
 // (before the worker, WebGPU's first steps blocked the page for 8.6–10 s on SwiftShader; with it the longest
-// task measured 0.24 s on a quiet machine).
+// task measured 0.24 s on a quiet machine). And at phone width, the page (results and transfer map open) fits
+// the screen: nothing scrolls sideways but the wide results table inside its card.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, setField, loadTinyBloom, withBrowser } from './browser.mjs';
+import path from 'node:path';
+import { startServer, shots, setField, loadTinyBloom, seedEvaluatedRun, fullResults, withBrowser } from './browser.mjs';
 
 let server;
 before(async () => { server = await startServer(); });
@@ -50,6 +52,26 @@ for (const { name, webgpu } of [{ name: 'webgpu', webgpu: true }, { name: 'cpu-f
       await page.locator('[data-testid=train-status][data-phase=paused]').waitFor({ timeout: 120_000 });
       const tasks = await page.evaluate(() => window.longTasks);
       console.log(`${name}: ${tasks.length} long tasks on the page's thread, longest ${Math.max(0, ...tasks).toFixed(0)} ms`);
+    });
+  });
+}
+
+for (const { name, webgpu } of [{ name: 'webgpu', webgpu: true }, { name: 'cpu-fallback', webgpu: false }]) {
+  test(`the page at phone width fits the screen, with results and the map (${name})`, { timeout: 120_000 }, async () => {
+    await withBrowser({ webgpu, failure: `phone-${name}-failure.png` }, async ({ page }) => {
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.goto(server.url);
+      await page.screenshot({ path: path.join(shots, `phone-${name}-start.png`), fullPage: true });
+      await seedEvaluatedRun(page, 5, fullResults());
+      await page.getByTestId('saved-run').filter({ hasText: 'evaluated' }).getByTestId('saved-run-open').click();
+      await page.getByTestId('transfer-map').waitFor();
+      assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 390),
+        `the page is ${await page.evaluate(() => document.documentElement.scrollWidth)} px wide on a 390 px screen`);
+      for (const id of ['accuracy-chart', 'transfer-map', 'train-start', 'model-id']) {
+        const box = await page.getByTestId(id).boundingBox();
+        assert.ok(box.x >= 0 && box.x + box.width <= 390, `${id} spans ${box.x}–${box.x + box.width}`);
+      }
+      await page.screenshot({ path: path.join(shots, `phone-${name}-results.png`), fullPage: true });
     });
   });
 }
