@@ -71,6 +71,9 @@ for (const { name, webgpu } of [{ name: 'webgpu', webgpu: true }, { name: 'cpu-f
         const box = await page.getByTestId(id).boundingBox();
         assert.ok(box.x >= 0 && box.x + box.width <= 390, `${id} spans ${box.x}–${box.x + box.width}`);
       }
+      // The steps stack in one column, each card the screen's width (not side by side, squeezed).
+      const cards = await page.locator('main > .column').evaluateAll((columns) => columns.map((c) => c.getBoundingClientRect().width));
+      assert.ok(cards.every((width) => width > 330), `columns ${cards.join(', ')} px wide on a 390 px screen`);
       await page.screenshot({ path: path.join(shots, `phone-${name}-results.png`), fullPage: true });
     });
   });
