@@ -1,48 +1,9 @@
 //! The `polyprompt` command line, run as users run it, on the tiny fixture models and the real SIB-200.
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 
-const CLI: &str = env!("CARGO_BIN_EXE_polyprompt");
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn data() -> PathBuf {
-    root().join("../shared/data/sib200")
-}
-
-fn model(family: &str) -> PathBuf {
-    root().join(format!("tests/fixtures/tiny-{family}"))
-}
-
-/// A fresh scratch folder under target/ (kept after the run for inspection).
-fn scratch(name: &str) -> PathBuf {
-    let dir = root().join("target/cli-tests").join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn run(args: &[&str]) -> Output {
-    Command::new(CLI).args(args).current_dir(root()).output().unwrap()
-}
-
-fn succeed(args: &[&str]) -> Output {
-    let output = run(args);
-    assert!(output.status.success(), "polyprompt {args:?} failed:\n{}", String::from_utf8_lossy(&output.stderr));
-    output
-}
-
-fn fail(args: &[&str]) -> String {
-    let output = run(args);
-    assert!(!output.status.success(), "polyprompt {args:?} should have failed");
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn s(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
+mod cli_support;
+use cli_support::{CLI, data, fail, model, s, scratch, succeed};
 
 #[test]
 fn train_then_eval_gives_a_peft_prompt_and_a_52_language_table() {

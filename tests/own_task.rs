@@ -1,53 +1,23 @@
 //! An own task through the command line: `--task <folder>` wherever `--data` is taken, its classes and
 //! label words recorded in the prompt file, evaluation on its test files, prediction on its classes, and
 //! bad task files refused by file and line. The task is made from SIB-200 rows of three topics, relabelled.
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 
 use polyprompt::files::prompt_file::PromptFile;
 use polyprompt::task::labels::Task;
 use polyprompt::task::sib200::{self, CATEGORIES, Split};
 
-const CLI: &str = env!("CARGO_BIN_EXE_polyprompt");
+mod cli_support;
+use cli_support::{CLI, data, fail, model, s, scratch, succeed};
+
 /// SIB-200 topic → the own task's label.
 const RELABEL: [(&str, &str); 3] = [("travel", "trip"), ("sports", "game"), ("health", "doctor")];
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = root().join("target/own-task-tests").join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn run(args: &[&str]) -> Output {
-    Command::new(CLI).args(args).current_dir(root()).output().unwrap()
-}
-
-fn succeed(args: &[&str]) -> Output {
-    let output = run(args);
-    assert!(output.status.success(), "polyprompt {args:?} failed:\n{}", String::from_utf8_lossy(&output.stderr));
-    output
-}
-
-fn fail(args: &[&str]) -> String {
-    let output = run(args);
-    assert!(!output.status.success(), "polyprompt {args:?} should have failed");
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn s(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
-
 /// One SIB-200 split's rows of the three topics as `text,label` CSV (texts quoted: they hold commas).
 fn task_csv(language: &str, split: Split) -> String {
-    let data = root().join("../shared/data/sib200");
     let mut csv = String::from("text,label\n");
-    for example in sib200::read_split(&data, language, split).unwrap() {
+    for example in sib200::read_split(&data(), language, split).unwrap() {
         let topic = CATEGORIES[example.label];
         if let Some((_, label)) = RELABEL.iter().find(|(t, _)| *t == topic) {
             csv.push_str(&format!("\"{}\",{label}\n", example.text.replace('"', "\"\"")));
@@ -83,12 +53,12 @@ fn make_task(folder: &Path) {
 
 #[test]
 fn an_own_task_trains_evaluates_and_predicts_on_its_own_classes() {
-    let out = scratch("reviews");
+    let out = scratch("own-task");
     let task = out.join("topics3");
     std::fs::create_dir_all(&task).unwrap();
     make_task(&task);
     let prompt = out.join("prompt");
-    let m = root().join("tests/fixtures/tiny-bloom");
+    let m = model("bloom");
     let train = [
         "train",
         "--model",
@@ -167,7 +137,7 @@ fn an_own_task_trains_evaluates_and_predicts_on_its_own_classes() {
     assert!(rows.iter().all(|r| r["probabilities"].as_array().unwrap().len() == 3));
 
     // A prompt for this task refuses SIB-200's examples (and the other way round), saying why.
-    let d = root().join("../shared/data/sib200");
+    let d = data();
     let error = fail(&["eval", "--model", s(&m), "--data", s(&d), "--prompt", s(&prompt), "--out", s(&results)]);
     assert!(error.contains(&format!("trained for the task topics3 (classes: {})", classes.join(", "))), "{error}");
     let sib_prompt = out.join("sib");
@@ -178,8 +148,8 @@ fn an_own_task_trains_evaluates_and_predicts_on_its_own_classes() {
 
 #[test]
 fn bad_task_folders_and_options_say_what_is_wrong() {
-    let out = scratch("bad");
-    let m = root().join("tests/fixtures/tiny-xglm");
+    let out = scratch("own-task-bad");
+    let m = model("xglm");
     let task = out.join("task");
     std::fs::create_dir_all(&task).unwrap();
     let train = |extra: &[&str]| {
@@ -192,7 +162,7 @@ fn bad_task_folders_and_options_say_what_is_wrong() {
             "--max-steps",
             "1",
             "--out",
-            "target/own-task-tests/bad/p",
+            "target/cli-tests/own-task-bad/p",
         ];
         args.extend_from_slice(extra);
         fail(&args)
@@ -211,7 +181,7 @@ fn bad_task_folders_and_options_say_what_is_wrong() {
     assert!(error.contains("\"maybe\" is not a class of this task (its classes are: yes, no)"), "{error}");
     let error = train(&["--label-word", "yes"]);
     assert!(error.contains("expected CLASS=WORD"), "{error}");
-    let d = root().join("../shared/data/sib200");
+    let d = data();
     let error = fail(&["train", "--model", s(&m), "--data", s(&d), "--task", s(&task), "--out", "target/x"]);
     assert!(error.contains("cannot be used with"), "{error}");
 }
