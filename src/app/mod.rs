@@ -9,6 +9,7 @@ mod diagnostics;
 mod download;
 mod engine;
 mod evaluation_panel;
+mod file_drop;
 mod inventory;
 mod loss_chart;
 mod map_scale;

@@ -6,6 +6,7 @@ use leptos::task::spawn_local;
 use super::DeviceState;
 use super::cost::{self, RunSize};
 use super::download::{self, DownloadError, FileBytes, Progress};
+use super::file_drop::FileDrop;
 use crate::files::hub::{CONFIG_FILE, HubRepo, PRESETS, TOKENIZER_FILE};
 use crate::format;
 use crate::model::checkpoint::{PYTORCH_FILE, SAFETENSORS_FILE};
@@ -383,7 +384,6 @@ fn LocalModelFiles(
     on_ready: Callback<ModelFiles>,
 ) -> impl IntoView {
     let picked = StoredValue::new_local(PickedFiles::default());
-    let dragging = RwSignal::new(false);
     let take = move |list: Option<web_sys::FileList>| {
         let Some(list) = list else { return };
         let files: Vec<web_sys::File> = (0..list.length()).filter_map(|i| list.get(i)).collect();
@@ -406,27 +406,9 @@ fn LocalModelFiles(
         });
     };
     view! {
-        <div class="drop-zone" class:dragging=move || dragging.get() data-testid="model-drop"
-            on:dragover=move |ev| { ev.prevent_default(); dragging.set(true); }
-            on:dragleave=move |_| dragging.set(false)
-            on:drop=move |ev| {
-                ev.prevent_default();
-                dragging.set(false);
-                take(ev.data_transfer().and_then(|t| t.files()));
-            }>
-            <span>"Or use files on this computer: drop config.json, tokenizer.json and model.safetensors here, or "</span>
-            <label class="file-button">
-                "pick them…"
-                <input type="file" data-testid="model-files" multiple accept=".json,.safetensors,.bin"
-                    disabled=move || busy.get()
-                    on:change=move |ev| {
-                        let input: web_sys::HtmlInputElement = event_target(&ev);
-                        take(input.files());
-                        // The same file picked again after a fix must fire `change` again.
-                        input.set_value("");
-                    } />
-            </label>
-        </div>
+        <FileDrop testid="model-drop" input_testid="model-files" accept=".json,.safetensors,.bin" disabled=busy
+            text="Or use files on this computer: drop config.json, tokenizer.json and model.safetensors here, or ".into()
+            on_files=Callback::new(take) />
     }
 }
 

@@ -5,6 +5,7 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+use super::file_drop::FileDrop;
 use crate::task::languages::by_code;
 use crate::task::own_task::{MAX_CLASSES, OwnTask, TaskFile};
 
@@ -15,7 +16,6 @@ pub fn TaskPicker(
     disabled: Signal<bool>,
 ) -> impl IntoView {
     let message = RwSignal::new(String::new());
-    let dragging = RwSignal::new(false);
     // The last own task read, kept while SIB-200 is chosen so that switching back needs no new pick.
     let kept = RwSignal::new(None::<OwnTask>);
     let take = move |list: Option<web_sys::FileList>| {
@@ -59,28 +59,12 @@ pub fn TaskPicker(
                     None => "Your own task (give its files below)".to_string(),
                 })}</span>
             </label>
-            <div class="drop-zone" class:dragging=move || dragging.get() data-testid="task-drop"
-                on:dragover=move |ev| { ev.prevent_default(); dragging.set(true); }
-                on:dragleave=move |_| dragging.set(false)
-                on:drop=move |ev| {
-                    ev.prevent_default();
-                    dragging.set(false);
-                    take(ev.data_transfer().and_then(|t| t.files()));
-                }>
-                <span>{format!(
+            <FileDrop testid="task-drop" input_testid="task-files" accept=".csv,.tsv" disabled=disabled
+                text=format!(
                     "Drop train.csv (English rows of text,label; 2 to {MAX_CLASSES} labels), and if you have them \
                      dev.csv and test files named by language such as swh_Latn.csv, or "
-                )}</span>
-                <label class="file-button">
-                    "pick them…"
-                    <input type="file" data-testid="task-files" multiple accept=".csv,.tsv"
-                        on:change=move |ev| {
-                            let input: web_sys::HtmlInputElement = event_target(&ev);
-                            take(input.files());
-                            input.set_value("");
-                        } />
-                </label>
-            </div>
+                )
+                on_files=Callback::new(take) />
             <p data-testid="task-message" role="status" class:error=move || message.with(|m| m.contains("unchanged"))>
                 {move || message.get()}
             </p>
