@@ -46,10 +46,10 @@ pub enum TestData {
 impl TestData {
     /// The test data for `prompt`: an own task's prompt needs that task's files given (step 2), with the
     /// same classes.
-    pub fn for_prompt(prompt: &PromptFile, own: Option<OwnTask>) -> Result<TestData, String> {
+    pub fn for_prompt(prompt: &PromptFile, own: Option<&OwnTask>) -> Result<TestData, String> {
         match (&prompt.metadata.task, own) {
             (Task::Sib200, _) => Ok(TestData::Sib200),
-            (Task::Own(labels), Some(own)) if own.labels.classes == labels.classes => Ok(TestData::Own(own)),
+            (Task::Own(_), Some(own)) if prompt.check_task(&own.labels).is_ok() => Ok(TestData::Own(own.clone())),
             (Task::Own(labels), _) => Err(format!(
                 "This prompt was trained for the task {} (classes: {}): give that task's files in step 2 to \
                  evaluate it. Try it (step 4) works without them.",
@@ -63,9 +63,7 @@ impl TestData {
     pub fn languages(&self) -> Vec<Language> {
         match self {
             TestData::Sib200 => LANGUAGES.to_vec(),
-            TestData::Own(own) => {
-                own.tests.iter().filter_map(|(code, _)| crate::task::languages::by_code(code).copied()).collect()
-            }
+            TestData::Own(own) => own.languages(),
         }
     }
 

@@ -15,9 +15,9 @@ use crate::task::own_task::OwnTask;
 use crate::task::sib200::{CATEGORIES, Shots, balanced_sample};
 use crate::tuning::eval::{self, LanguageResult};
 
-/// The quick preview's test sentences per class (SIB-200 has at least 17 per topic): 28 of a language's 204, balanced (the
-/// test files are sorted by topic, so their first lines would all be one topic). For classroom demos on
-/// slow devices.
+/// The quick preview's test sentences per class (SIB-200 has at least 17 per topic): 28 of a language's
+/// 204, balanced (the test files are sorted by topic, so their first lines would all be one topic). For
+/// classroom demos on slow devices.
 pub const QUICK_PER_TOPIC: usize = 4;
 /// A first look at transfer in three languages: English (trained on), Swahili and Telugu (far from it).
 const THREE: [&str; 3] = ["eng_Latn", "swh_Latn", "tel_Telu"];
@@ -48,7 +48,7 @@ pub fn EvaluationPanel(
             status.set(error.to_string());
             return;
         }
-        let data = match TestData::for_prompt(&file, own_task.get_untracked()) {
+        let data = match own_task.with_untracked(|own| TestData::for_prompt(&file, own.as_ref())) {
             Ok(data) => data,
             Err(error) => return status.set(error),
         };
@@ -76,8 +76,11 @@ pub fn EvaluationPanel(
             .with(|p| p.as_ref().map_or(CATEGORIES.len(), |p| p.metadata.task.labels(p.metadata.family).classes.len()))
     };
     let language_count = move || {
-        let own = own_task.get();
-        prompt.with(|p| p.as_ref().and_then(|p| TestData::for_prompt(p, own).ok()).map_or(52, |d| d.languages().len()))
+        own_task.with(|own| {
+            prompt.with(|p| {
+                p.as_ref().and_then(|p| TestData::for_prompt(p, own.as_ref()).ok()).map_or(52, |d| d.languages().len())
+            })
+        })
     };
     Effect::new(move |seen: Option<u32>| {
         let count = requests.get();

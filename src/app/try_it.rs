@@ -91,7 +91,7 @@ pub fn TryIt(
         let Some(file) = prompt.get_untracked() else {
             return status.set("Train, import or open a prompt first (steps 2 and 3).".into());
         };
-        let data = match TestData::for_prompt(&file, own_task.get_untracked()) {
+        let data = match own_task.with_untracked(|own| TestData::for_prompt(&file, own.as_ref())) {
             Ok(data) => data,
             Err(error) => return status.set(error),
         };

@@ -58,9 +58,7 @@ impl Dataset {
     /// The requested languages: "all" means the 52 for SIB-200 and every test file of an own task.
     pub fn languages(&self, requested: &[String]) -> Result<Vec<Language>> {
         match self {
-            Dataset::Own(task) if requested.iter().any(|c| c == "all") => {
-                Ok(task.tests.iter().filter_map(|(code, _)| languages::by_code(code).copied()).collect())
-            }
+            Dataset::Own(task) if requested.iter().any(|c| c == "all") => Ok(task.languages()),
             _ => Ok(languages::select(requested)?),
         }
     }

@@ -203,6 +203,11 @@ impl OwnTask {
         Task::Own(self.labels.clone())
     }
 
+    /// The languages the task has test files for, in the order of the 52.
+    pub fn languages(&self) -> Vec<languages::Language> {
+        self.tests.iter().filter_map(|(code, _)| languages::by_code(code).copied()).collect()
+    }
+
     /// The test examples of `code`, if the task has a file for it.
     pub fn test(&self, code: &str) -> Option<&[Example]> {
         self.tests.iter().find(|(c, _)| c == code).map(|(_, examples)| examples.as_slice())
@@ -364,6 +369,7 @@ mod tests {
         assert_eq!((task.train[0].label, task.train[1].label, task.train[1].index_id), (0, 1, 3));
         assert_eq!(task.dev[0], Example { index_id: 2, label: 1, text: "Awful.".into() });
         assert_eq!(task.test("swh_Latn").unwrap()[0].label, 0);
+        assert_eq!(task.languages().iter().map(|l| l.code).collect::<Vec<_>>(), ["swh_Latn"]);
         assert_eq!(task.task(), Task::Own(task.labels.clone()));
     }
 
