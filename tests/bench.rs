@@ -5,11 +5,16 @@ use std::path::Path;
 use std::process::Command;
 
 fn bench(family: &str, what: &str) -> serde_json::Value {
+    bench_with(family, what, &["--batch", "4", "--seq", "40"])
+}
+
+fn bench_with(family: &str, what: &str, more: &[&str]) -> serde_json::Value {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let model = root.join(format!("tests/fixtures/tiny-{family}"));
     let output = Command::new(env!("CARGO_BIN_EXE_polyprompt"))
         .args(["bench", "--model", model.to_str().unwrap(), "--data", "../shared/data/sib200", "--what", what])
-        .args(["--batch", "4", "--seq", "40", "--prompt-len", "5", "--warmup", "0", "--reps", "2"])
+        .args(["--prompt-len", "5", "--warmup", "0", "--reps", "2"])
+        .args(more)
         .current_dir(root)
         .output()
         .unwrap();
@@ -39,11 +44,27 @@ fn fixed_shape_step_and_eval_report_medians_and_memory() {
         }
         // The model stays live during the workload, so the workload's peak is above it.
         assert!(report["memory"]["workload_peak_heap_bytes"].as_f64() > report["memory"]["model_heap_bytes"].as_f64());
-        // On the CPU the device's share is the peak less the host-side token table.
-        assert!(
-            report["memory"]["device_peak_bytes_at_most"].as_f64()
-                < report["memory"]["workload_peak_heap_bytes"].as_f64()
-        );
+        // On the CPU an f32 table is held once, by the head: no host-side copy to take off the peak.
+        assert_eq!(report["memory"]["host_table_bytes"], 0, "{report}");
+        assert_eq!(report["memory"]["device_peak_bytes_at_most"], report["memory"]["workload_peak_heap_bytes"]);
+        // f32 weights and plenty of memory free: one graph.
+        assert_eq!(report["memory_mode"], "fast", "{report}");
+    }
+}
+
+#[test]
+fn the_lean_mode_trains_with_less_memory_and_int8_keeps_its_table_on_the_host() {
+    let shape = ["--batch", "8", "--seq", "64"];
+    let peak = |report: &serde_json::Value| report["memory"]["workload_peak_heap_bytes"].as_u64().unwrap();
+    for family in ["xglm", "bloom"] {
+        let fast = bench_with(family, "step", &[&shape[..], &["--memory", "fast"]].concat());
+        let lean = bench_with(family, "step", &[&shape[..], &["--memory", "lean"]].concat());
+        assert_eq!((&fast["memory_mode"], &lean["memory_mode"]), (&"fast".into(), &"lean".into()));
+        assert!(peak(&lean) < peak(&fast), "{family}: lean {} bytes, fast {}", peak(&lean), peak(&fast));
+        // Quantized weights train layer by layer unless told otherwise, their table kept on the host.
+        let int8 = bench_with(family, "step", &[&shape[..], &["--dtype", "int8"]].concat());
+        assert_eq!(int8["memory_mode"], "lean", "{int8}");
+        assert!(int8["memory"]["host_table_bytes"].as_u64() > Some(0), "{int8}");
     }
 }
 

@@ -7,6 +7,7 @@ use crate::model::fit::check_fits;
 use crate::model::{ModelConfig, WeightDtype};
 use crate::task::languages::LANGUAGES;
 use crate::tuning::estimate::{self, StepShape};
+use crate::tuning::train::Backprop;
 
 /// Sentences in a language's SIB-200 test split, and in the quick preview's sample of it.
 const TEST_SENTENCES: usize = 204;
@@ -37,12 +38,13 @@ pub fn summary(
 ) -> Option<Result<String, String>> {
     let DeviceState::Ready { info, speed, .. } = device else { return None };
     let shape = StepShape::typical(run.batch);
-    let activations = estimate::step_activation_bytes(config, dtype, shape);
+    let backprop = Backprop::for_dtype(dtype);
+    let activations = estimate::step_activation_bytes(config, backprop, shape);
     if let Err(refusal) = check_fits(info, name, config, dtype, activations) {
         return Some(Err(refusal));
     }
     let memory = config.size_estimate(dtype).device_bytes + activations;
-    let step = estimate::step_seconds(config, dtype, shape, speed.gflops);
+    let step = estimate::step_seconds(config, backprop, shape, speed.gflops);
     let total = step * run.steps as f64;
     let languages = LANGUAGES.len();
     let full = estimate::evaluation_seconds(config, languages * TEST_SENTENCES, speed.gflops);

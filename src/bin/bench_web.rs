@@ -9,6 +9,7 @@ mod web {
     use polyprompt::model::tokenizer::TextTokenizer;
     use polyprompt::model::{self, LoadOptions, WeightsFile};
     use polyprompt::tuning::bench::{self, BenchShape, CountingAlloc};
+    use polyprompt::tuning::train::Backprop;
     use serde_json::{Value, json};
     use wasm_bindgen::JsCast;
 
@@ -58,7 +59,10 @@ mod web {
         };
         let (model_heap_bytes, load_peak_heap_bytes) = (ALLOC.live(), ALLOC.peak());
         ALLOC.reset_peak();
-        let step = bench::time_steps(&model, &tokenizer, shape, warmup, reps).await.map_err(|e| e.to_string())?;
+        let step =
+            bench::time_steps(&model, &tokenizer, shape, Backprop::for_dtype(model.weight_dtype()), warmup, reps)
+                .await
+                .map_err(|e| e.to_string())?;
         let eval = bench::time_eval(&model, &tokenizer, shape, warmup, reps).await.map_err(|e| e.to_string())?;
         // Linear memory only grows, so its size now is its peak.
         let memory: js_sys::WebAssembly::Memory = wasm_bindgen::memory().unchecked_into();

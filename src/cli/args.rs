@@ -74,6 +74,24 @@ impl From<DtypeArg> for WeightDtype {
     }
 }
 
+/// How a training step takes its gradient: time against memory.
+#[derive(Args)]
+pub struct MemoryArgs {
+    /// fast: one graph over the whole forward pass, keeping every layer's activations; lean: one layer's
+    /// graph at a time, about a third more compute for a fraction of the memory; auto: fast where its
+    /// activations fit in the memory free now, else lean (always lean for f16 and int8 weights, whose
+    /// one graph would widen every weight to f32).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub memory: MemoryArg,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MemoryArg {
+    Auto,
+    Fast,
+    Lean,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 pub enum InitArg {
     /// uniform(-0.5, 0.5), the paper's.

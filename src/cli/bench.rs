@@ -7,10 +7,11 @@ use clap::{Args, ValueEnum};
 use polyprompt::backend::BackendInfo;
 use polyprompt::task::languages;
 use polyprompt::task::sib200::{self, Split};
-use polyprompt::tuning::bench::{self, BenchShape};
+use polyprompt::tuning::bench::{self, BenchShape, EpochData};
+use polyprompt::tuning::estimate::StepShape;
 
 use crate::ALLOC;
-use crate::args::ModelArgs;
+use crate::args::{MemoryArgs, ModelArgs};
 use crate::model_folder::load;
 
 #[derive(Args)]
@@ -39,6 +40,8 @@ pub struct BenchArgs {
     /// Sentences per forward pass in the epoch workload's evaluation (the CLI's default).
     #[arg(long, default_value_t = 32)]
     pub eval_batch: usize,
+    #[command(flatten)]
+    pub memory: MemoryArgs,
     /// Write the JSON here instead of standard output.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -70,10 +73,12 @@ pub fn run(args: BenchArgs) -> Result<()> {
         "cpu": cpu_description(),
         "shape": shape,
     });
+    let backprop = loaded.backprop(args.memory.memory, StepShape { batch: args.batch, tokens: args.seq });
+    report["memory_mode"] = backprop.name().into();
     let (warmup, reps) = (args.warmup, args.reps);
     if args.what.contains(&BenchWhat::Step) {
         eprintln!("timing training steps ({warmup} + {reps} runs)");
-        let timings = pollster::block_on(bench::time_steps(model, tokenizer, shape, warmup, reps))?;
+        let timings = pollster::block_on(bench::time_steps(model, tokenizer, shape, backprop, warmup, reps))?;
         report["step"] = serde_json::to_value(timings)?;
     }
     if args.what.contains(&BenchWhat::Eval) {
@@ -93,7 +98,8 @@ pub fn run(args: BenchArgs) -> Result<()> {
         let dev = sib200::read_split(data, "eng_Latn", Split::Dev)?;
         let test = sib200::read_split(data, language.code, Split::Test)?;
         eprintln!("one epoch of the paper's recipe, then {} ({} sentences)", language.name, test.len());
-        let epoch = bench::epoch(model, tokenizer, &train, &dev, &language, &test, args.eval_batch);
+        let data = EpochData { train: &train, dev: &dev, language: &language, test: &test };
+        let epoch = bench::epoch(model, tokenizer, data, backprop, args.eval_batch);
         report["epoch"] = serde_json::to_value(pollster::block_on(epoch)?)?;
     }
     report["memory"] = serde_json::json!({
@@ -102,11 +108,13 @@ pub fn run(args: BenchArgs) -> Result<()> {
         // Heap bytes counted by the allocator: after loading, the loading peak, the workload's peak.
         "model_heap_bytes": model_heap_bytes,
         "load_peak_heap_bytes": load_peak_heap_bytes,
+        // The token table's host copy beside the device's (none for f32 on the CPU: one copy serves both).
+        "host_table_bytes": model.host_table_bytes(),
         "workload_peak_heap_bytes": ALLOC.peak(),
         // On the CPU backend the device is this same heap: the workload's peak less the host-side token
-        // table is what a training step needs of the device, at most.
+        // table (none for f32, whose rows come from the head's copy) is what a step needs of the device, at most.
         "device_peak_bytes_at_most": matches!(loaded.backend, BackendInfo::Cpu { .. })
-            .then(|| ALLOC.peak() as u64 - model.config().size_estimate(model.weight_dtype()).host_bytes),
+            .then(|| ALLOC.peak() - model.host_table_bytes()),
         // The GPU's memory pool, reserved (not only in use): after loading, and after the workload.
         "gpu_reserved_bytes_after_load": gpu_after_load,
         "gpu_reserved_bytes_end": gpu_reserved(),

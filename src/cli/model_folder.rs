@@ -5,8 +5,10 @@ use anyhow::{Context, Result};
 use polyprompt::backend::{self, BackendInfo, Preference};
 use polyprompt::model::tokenizer::TextTokenizer;
 use polyprompt::model::{self, CausalLm, LoadOptions, WeightDtype, recorded_name};
+use polyprompt::tuning::estimate::{self, StepShape};
+use polyprompt::tuning::train::Backprop;
 
-use crate::args::ModelFolderArgs;
+use crate::args::{MemoryArg, ModelFolderArgs};
 
 /// The model, its tokenizer and its hub id, loaded from a folder in the hub's layout.
 pub struct Loaded {
@@ -33,6 +35,39 @@ pub fn load_folder(dir: &Path, gpu: bool, dtype: Option<WeightDtype>, base_model
     tokenizer.check_against(model.config()).with_context(|| format!("{} does not fit the model", path.display()))?;
     let base_model = base_model.unwrap_or_else(|| hub_id(dir));
     Ok(Loaded { model, tokenizer, base_model, backend: info })
+}
+
+impl Loaded {
+    /// How training steps of `shape` take their gradient: as `memory` says, or for `auto`, as fits the
+    /// memory free now on the CPU (`tuning::estimate::backprop_that_fits`). Says which, and why, on stderr.
+    pub fn backprop(&self, memory: MemoryArg, shape: StepShape) -> Backprop {
+        let (config, dtype) = (self.model.config(), self.model.weight_dtype());
+        let backprop = match memory {
+            MemoryArg::Fast => Backprop::WholeGraph,
+            MemoryArg::Lean => Backprop::LayerByLayer,
+            MemoryArg::Auto => {
+                let free = if self.backend.is_gpu() { None } else { available_memory_bytes() };
+                estimate::backprop_that_fits(config, dtype, shape, free)
+            }
+        };
+        let activations = estimate::step_activation_bytes(config, backprop, shape);
+        eprintln!(
+            "memory: {} (a step of {} × {} tokens keeps about {} of activations{})",
+            backprop.name(),
+            shape.batch,
+            shape.tokens,
+            polyprompt::format::bytes(activations),
+            if memory == MemoryArg::Auto { "; --memory fast|lean to choose" } else { "" }
+        );
+        backprop
+    }
+}
+
+/// MemAvailable from /proc/meminfo: what the kernel could give without swapping (None off Linux).
+fn available_memory_bytes() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    line.split_whitespace().nth(1)?.parse::<u64>().ok().map(|kib| kib * 1024)
 }
 
 /// config.json's `_name_or_path` (what transformers records), else the folder's name.

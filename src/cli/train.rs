@@ -5,9 +5,10 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 use polyprompt::files::prompt_file::PromptFile;
+use polyprompt::tuning::estimate::StepShape;
 use polyprompt::tuning::train::{RunOutcome, Trainer};
 
-use crate::args::{LabelWordArgs, ModelArgs, RecipeArgs, recipe_config};
+use crate::args::{LabelWordArgs, MemoryArgs, ModelArgs, RecipeArgs, recipe_config};
 use crate::dataset::Dataset;
 use crate::eval::evaluate_prompt;
 use crate::model_folder::load;
@@ -31,6 +32,8 @@ pub struct TrainArgs {
     pub recipe: RecipeArgs,
     #[command(flatten)]
     pub label_words: LabelWordArgs,
+    #[command(flatten)]
+    pub memory: MemoryArgs,
     /// Evaluate the trained prompt on these languages afterwards ("all" = the 52, or an own task's test
     /// languages; default: none).
     #[arg(long, value_delimiter = ',')]
@@ -64,6 +67,9 @@ pub fn run(args: TrainArgs) -> Result<()> {
             Trainer::new(&loaded.model, &loaded.tokenizer, config, &train_split, &dev_split)?
         }
     };
+    // Rows are padded to the longest of their batch: `max_len` is the most a step can meet.
+    let shape = StepShape { batch: trainer.config().batch_size, tokens: trainer.config().max_len };
+    trainer.set_backprop(loaded.backprop(args.memory.memory, shape));
     let outcome = run_with_progress(&mut trainer, &loaded.model)?;
     let mut file = pollster::block_on(PromptFile::of_run(&mut trainer, &loaded.base_model))?;
     // Saved whatever the outcome: an interrupted run keeps its prompt and can be resumed.

@@ -14,7 +14,7 @@ use burn::tensor::{Bool, Device, Tensor, TensorData};
 use super::attention::{LayerContext, attention, blocked_keys};
 use super::checkpoint::{Checkpoint, LoadOptions, WeightsError};
 use super::config::ModelConfig;
-use super::embedding::{HostEmbedding, prefix_rows};
+use super::embedding::{TokenEmbedding, prefix_rows};
 use super::head::TiedHead;
 use super::input::{InputBatch, PromptPlacement};
 use super::linear::FrozenLinear;
@@ -78,7 +78,7 @@ impl BloomBlock {
 #[derive(Debug)]
 pub struct Bloom {
     pub config: ModelConfig,
-    pub word_embeddings: HostEmbedding,
+    pub word_embeddings: TokenEmbedding,
     pub word_embeddings_layernorm: LayerNorm,
     pub h: Vec<BloomBlock>,
     pub ln_f: LayerNorm,
@@ -154,8 +154,7 @@ impl Bloom {
         }
         let word_embeddings_layernorm = ckpt.layer_norm("word_embeddings_layernorm", eps, device)?.no_grad();
         let ln_f = ckpt.layer_norm("ln_f", eps, device)?.no_grad();
-        let word_embeddings = ckpt.embedding("word_embeddings.weight", options)?;
-        let lm_head = TiedHead::new(&word_embeddings, options.max_chunk_bytes, device);
+        let (word_embeddings, lm_head) = ckpt.token_table("word_embeddings.weight", device, options)?;
         Ok(Self {
             config: config.clone(),
             word_embeddings,

@@ -5,7 +5,7 @@ use burn::tensor::{Device, Tensor};
 use super::attention::LayerContext;
 use super::bloom::Bloom;
 use super::config::ModelConfig;
-use super::embedding::HostEmbedding;
+use super::embedding::TokenEmbedding;
 use super::head::{self, TiedHead};
 use super::input::InputBatch;
 #[cfg(test)]
@@ -37,7 +37,7 @@ impl CausalLm {
         }
     }
 
-    fn embedding(&self) -> &HostEmbedding {
+    fn embedding(&self) -> &TokenEmbedding {
         match self {
             CausalLm::Xglm(m) => &m.embed_tokens,
             CausalLm::Bloom(m) => &m.word_embeddings,
@@ -94,7 +94,13 @@ impl CausalLm {
 
     /// How the frozen weight matrices are stored (the token table's dtype; layers share it).
     pub fn weight_dtype(&self) -> WeightDtype {
-        self.embedding().table().dtype()
+        self.embedding().dtype()
+    }
+
+    /// Bytes of the token table kept on the host beside the device's copy (0 where they are one, see
+    /// `model::embedding`).
+    pub fn host_table_bytes(&self) -> usize {
+        self.embedding().host_bytes()
     }
 
     /// The tied LM head at `positions[b]` of each row: `[B, V]`, or `[B, K]` scores for `tokens` only (the
@@ -214,10 +220,29 @@ mod tests {
         // 1024 rows × 64 × 4 bytes: 100 rows per chunk gives 11 chunks, the last one partial.
         let chunked = fixture("bloom", &LoadOptions { max_chunk_bytes: 100 * 64 * 4, dtype: None });
         assert_eq!((whole.head().chunk_count(), chunked.head().chunk_count()), (1, 11));
-        let batch = plain(vec![5, 6, 7, 8], vec![1; 4], 2);
-        let a = whole.logits_at(whole.hidden_states(&batch, None), &[1, 0], None);
-        let b = chunked.logits_at(chunked.hidden_states(&batch, None), &[1, 0], None);
+        // Token ids from several chunks, out of order and repeated: the embedding gathers them from the
+        // chunks (an f32 table on the CPU is held once, by the head) and puts them back in order.
+        let batch = plain(vec![905, 6, 217, 6, 1023, 100, 99, 450], vec![1; 8], 2);
+        let (a, b) = (whole.hidden_states(&batch, None), chunked.hidden_states(&batch, None));
+        assert!(max_abs_diff(&values(a.clone()), &values(b.clone())) < 1e-6);
+        let (a, b) = (whole.logits_at(a, &[1, 0], None), chunked.logits_at(b, &[1, 0], None));
         assert_eq!(a.dims(), [2, 1024]);
         assert!(max_abs_diff(&values(a), &values(b)) < 1e-5);
+    }
+
+    #[test]
+    fn an_f32_table_on_the_cpu_is_held_once_and_a_quantized_one_on_the_host() {
+        let f32 = fixture("xglm", &LoadOptions { max_chunk_bytes: 100 * 64 * 4, dtype: None });
+        assert_eq!((f32.weight_dtype(), f32.host_table_bytes()), (WeightDtype::F32, 0));
+        let table = f32.embedding_rows(&(0..f32.config().vocab_size as u32).collect::<Vec<_>>(), f32.device());
+        let int8 = fixture("xglm", &LoadOptions { max_chunk_bytes: 100 * 64 * 4, dtype: Some(WeightDtype::Int8) });
+        assert_eq!(int8.weight_dtype(), WeightDtype::Int8);
+        assert_eq!(int8.host_table_bytes(), table.dims()[0] * 64 * 9 / 8, "a byte and an eighth of a scale per value");
+        // Both read the same rows (int8 within its rounding), in the order asked for.
+        let ids = [7u32, 999, 3, 512];
+        let rows = |model: &CausalLm| values(model.embedding_rows(&ids, model.device()));
+        let expected: Vec<f32> = ids.iter().flat_map(|&id| values(table.clone().narrow(0, id as usize, 1))).collect();
+        assert_eq!(rows(&f32), expected);
+        assert!(max_abs_diff(&rows(&int8), &expected) < 0.02);
     }
 }

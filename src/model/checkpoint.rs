@@ -23,8 +23,8 @@ use burn::tensor::{Device, Tensor, TensorData};
 use safetensors::Dtype;
 
 use super::config::{ConfigError, Family, ModelConfig};
-use super::embedding::HostEmbedding;
-use super::head::DEFAULT_MAX_CHUNK_BYTES;
+use super::embedding::{self, TokenEmbedding};
+use super::head::{self, DEFAULT_MAX_CHUNK_BYTES, TiedHead};
 use super::linear::FrozenLinear;
 use super::pytorch_bin::{self, BinError};
 use super::quant::{BLOCK, Matrix, WeightDtype};
@@ -321,27 +321,49 @@ impl<'a> Checkpoint<'a> {
     /// of rows at a time, so that the f32 token table (1 GiB for a 250k vocabulary) is never held whole
     /// beside what it becomes.
     pub(super) fn matrix(&mut self, name: &str, cols: usize, dtype: WeightDtype) -> Result<Matrix, WeightsError> {
+        let mut whole = None;
+        self.matrix_parts(name, cols, dtype, usize::MAX, |part| whole = Some(part))?;
+        Ok(whole.expect("a matrix has one part at least"))
+    }
+
+    /// [`Self::matrix`] handed to `each` in consecutive parts of `rows_per_part` rows (the last may be
+    /// shorter; a stored int8 matrix comes whole), so that a caller that uploads each part never holds the
+    /// whole matrix on the host.
+    pub(super) fn matrix_parts(
+        &mut self,
+        name: &str,
+        cols: usize,
+        dtype: WeightDtype,
+        rows_per_part: usize,
+        mut each: impl FnMut(Matrix),
+    ) -> Result<(), WeightsError> {
         if self.entries[name].dtype == "i8" {
             let scales = self.take(&format!("{name}{SCALES}"))?;
             let entry = self.entries.remove(name).expect("checked");
             let values = self.bytes(entry.range)?.iter().map(|&b| b as i8).collect();
             let stored = Matrix::Int8 { values, scales };
-            return Ok(match dtype {
+            each(match dtype {
                 WeightDtype::Int8 => stored,
                 _ => Matrix::quantize(stored.to_f32(), cols, dtype),
             });
+            return Ok(());
         }
         let entry = self.entries.remove(name).expect("checked");
         let row_bytes = cols as u64 * element_bytes(&entry.dtype);
         let rows = (entry.range.end - entry.range.start) / row_bytes.max(1);
-        let rows_per_read = (CONVERT_BLOCK_BYTES / row_bytes.max(1)).max(1);
-        let mut matrix = Matrix::with_capacity(dtype, (rows * cols as u64) as usize);
-        for first in (0..rows).step_by(rows_per_read as usize) {
-            let last = (first + rows_per_read).min(rows);
-            let bytes = self.bytes(entry.range.start + first * row_bytes..entry.range.start + last * row_bytes)?;
-            matrix.push_rows(&to_f32(&bytes, &entry.dtype), cols);
+        let rows_per_part = (rows_per_part as u64).min(rows).max(1);
+        let rows_per_read = (CONVERT_BLOCK_BYTES / row_bytes.max(1)).clamp(1, rows_per_part);
+        for part_start in (0..rows).step_by(rows_per_part as usize) {
+            let part_end = (part_start + rows_per_part).min(rows);
+            let mut part = Matrix::with_capacity(dtype, ((part_end - part_start) * cols as u64) as usize);
+            for first in (part_start..part_end).step_by(rows_per_read as usize) {
+                let last = (first + rows_per_read).min(part_end);
+                let bytes = self.bytes(entry.range.start + first * row_bytes..entry.range.start + last * row_bytes)?;
+                part.push_rows(&to_f32(&bytes, &entry.dtype), cols);
+            }
+            each(part);
         }
-        Ok(matrix)
+        Ok(())
     }
 
     /// A checked tensor's values in f32, row-major; its entry is released from the checkpoint.
@@ -373,10 +395,31 @@ impl<'a> Checkpoint<'a> {
         Ok(FrozenLinear::new(weight, bias))
     }
 
-    /// The token table `name` `[vocab, hidden]`, kept on the host as `options.dtype`.
-    pub(crate) fn embedding(&mut self, name: &str, options: &LoadOptions) -> Result<HostEmbedding, WeightsError> {
+    /// The token table `name` `[vocab, hidden]` as `options.dtype`, and the LM head tied to it. Where the
+    /// embedding reads its rows from the head ([`embedding::shares_head`]), the table is read and uploaded
+    /// a head chunk at a time, so that it is never held twice, not even while loading; elsewhere it is
+    /// kept on the host and the head's chunks are uploaded from there.
+    pub(crate) fn token_table(
+        &mut self,
+        name: &str,
+        device: &Device,
+        options: &LoadOptions,
+    ) -> Result<(TokenEmbedding, TiedHead), WeightsError> {
         let [vocab, hidden] = self.entries[name].shape[..] else { unreachable!("checked as a matrix") };
-        Ok(HostEmbedding::new(self.matrix(name, hidden, options.dtype())?, vocab, hidden))
+        let dtype = options.dtype();
+        let rows_per_chunk = head::rows_per_chunk(hidden, options.max_chunk_bytes);
+        if embedding::shares_head(dtype, device) {
+            let mut chunks = Vec::new();
+            self.matrix_parts(name, hidden, dtype, rows_per_chunk, |part| {
+                chunks.extend(head::chunks_of(&part, hidden, rows_per_chunk, device));
+            })?;
+            let head = TiedHead::from_chunks(chunks, rows_per_chunk);
+            return Ok((TokenEmbedding::on_head(head.clone(), vocab, hidden), head));
+        }
+        let table = self.matrix(name, hidden, dtype)?;
+        let head = TiedHead::from_chunks(head::chunks_of(&table, hidden, rows_per_chunk, device), rows_per_chunk);
+        let embedding = TokenEmbedding::on_host(table, vocab, hidden);
+        Ok((embedding, head))
     }
 
     /// `{prefix}.weight` and `{prefix}.bias` as a burn `LayerNorm`.

@@ -6,36 +6,86 @@
 //! table's storage dtype on the device; each is widened to f32 (a buffer of at most `max_chunk_bytes`)
 //! only for its product.
 use burn::tensor::activation::log_softmax;
-use burn::tensor::{Device, IndexingUpdateOp, Int, Tensor, TensorData};
+use burn::tensor::{DType, Device, IndexingUpdateOp, Int, Tensor, TensorData};
 
-use super::embedding::HostEmbedding;
-use crate::model::quant;
+use super::embedding::TokenEmbedding;
+use crate::model::quant::{self, Matrix, WeightDtype};
 
 /// The default chunk size: WebGPU's default `maxStorageBufferBindingSize`.
 pub const DEFAULT_MAX_CHUNK_BYTES: usize = 128 << 20;
 
 #[derive(Clone, Debug)]
 pub struct TiedHead {
-    /// `[rows, hidden]` slices of the embedding table, in vocabulary order.
+    /// `[rows, hidden]` slices of the embedding table, in vocabulary order, all of `rows_per_chunk` rows
+    /// but the last.
     chunks: Vec<Tensor<2>>,
+    rows_per_chunk: usize,
+}
+
+/// Rows of `hidden` values in a chunk of at most `max_chunk_bytes` in f32.
+pub fn rows_per_chunk(hidden: usize, max_chunk_bytes: usize) -> usize {
+    (max_chunk_bytes / (hidden * size_of::<f32>())).max(1)
+}
+
+/// Device chunks of `rows_per_chunk` rows of `table` (rows of `hidden` values), in its storage dtype.
+pub fn chunks_of(table: &Matrix, hidden: usize, rows_per_chunk: usize, device: &Device) -> Vec<Tensor<2>> {
+    let rows = table.len() / hidden;
+    (0..rows)
+        .step_by(rows_per_chunk)
+        .map(|start| table.tensor(start..(start + rows_per_chunk).min(rows), hidden, device))
+        .collect()
 }
 
 impl TiedHead {
-    pub fn new(embedding: &HostEmbedding, max_chunk_bytes: usize, device: &Device) -> Self {
-        let hidden = embedding.hidden();
-        let row_bytes = hidden * size_of::<f32>();
-        let rows_per_chunk = (max_chunk_bytes / row_bytes).max(1);
-        let chunks = (0..embedding.vocab())
-            .step_by(rows_per_chunk)
-            .map(|start| {
-                embedding.table().tensor(start..(start + rows_per_chunk).min(embedding.vocab()), hidden, device)
-            })
-            .collect();
-        Self { chunks }
+    /// A head of `chunks` made by [`chunks_of`]: all of `rows_per_chunk` rows but the last.
+    pub fn from_chunks(chunks: Vec<Tensor<2>>, rows_per_chunk: usize) -> Self {
+        assert!(!chunks.is_empty(), "a head has chunks");
+        let short = chunks.iter().rev().skip(1).find(|chunk| chunk.dims()[0] != rows_per_chunk);
+        assert!(short.is_none(), "only the last chunk of a head may be short");
+        Self { chunks, rows_per_chunk }
     }
 
     pub fn chunk_count(&self) -> usize {
         self.chunks.len()
+    }
+
+    /// How the table is stored on the device.
+    pub fn dtype(&self) -> WeightDtype {
+        match self.chunks[0].dtype() {
+            DType::F32 => WeightDtype::F32,
+            DType::F16 => WeightDtype::F16,
+            _ => WeightDtype::Int8,
+        }
+    }
+
+    /// Rows `ids` of the table in f32, `[ids.len(), hidden]`, gathered on the device: each chunk's rows
+    /// are selected, then put back in the order asked for.
+    pub fn rows(&self, ids: &[u32]) -> Tensor<2> {
+        assert!(!ids.is_empty(), "rows of no token were asked for");
+        let device = self.chunks[0].device();
+        let mut parts = Vec::new();
+        // `gathered_at[k]`: where the k-th gathered row goes.
+        let mut gathered_at = Vec::with_capacity(ids.len());
+        for (index, chunk) in self.chunks.iter().enumerate() {
+            let first = index * self.rows_per_chunk;
+            let local: Vec<i64> = ids
+                .iter()
+                .enumerate()
+                .filter(|&(_, &id)| id as usize / self.rows_per_chunk == index)
+                .map(|(position, &id)| {
+                    gathered_at.push(position);
+                    (id as usize - first) as i64
+                })
+                .collect();
+            if !local.is_empty() {
+                parts.push(quant::to_f32(chunk).select(0, index_tensor(local, &device)));
+            }
+        }
+        let mut order = vec![0i64; ids.len()];
+        for (k, &position) in gathered_at.iter().enumerate() {
+            order[position] = k as i64;
+        }
+        Tensor::cat(parts, 0).select(0, index_tensor(order, &device))
     }
 
     /// Scores over the whole vocabulary for each row of `hidden` `[N, H]`: `[N, V]`, one matmul per chunk.
@@ -86,7 +136,7 @@ impl TiedHead {
 }
 
 /// Scores for the given token ids only: `[N, K]`, from just those K rows of the table.
-pub fn restricted(hidden: Tensor<2>, embedding: &HostEmbedding, tokens: &[u32], device: &Device) -> Tensor<2> {
+pub fn restricted(hidden: Tensor<2>, embedding: &TokenEmbedding, tokens: &[u32], device: &Device) -> Tensor<2> {
     hidden.matmul(embedding.rows(tokens, device).transpose())
 }
 
@@ -102,6 +152,12 @@ pub fn at_positions(hidden: Tensor<3>, positions: &[usize]) -> Tensor<2> {
             (row * t + p) as i64
         })
         .collect();
-    let index: Tensor<1, Int> = Tensor::from_data(TensorData::new(flat, [b]), &hidden.device());
+    let index = index_tensor(flat, &hidden.device());
     hidden.reshape([b * t, h]).select(0, index)
+}
+
+/// `index` as an index tensor on `device`.
+fn index_tensor(index: Vec<i64>, device: &Device) -> Tensor<1, Int> {
+    let len = index.len();
+    Tensor::from_data(TensorData::new(index, [len]), device)
 }

@@ -14,7 +14,7 @@ use burn::tensor::{Bool, Device, Tensor, TensorData};
 use super::attention::{LayerContext, attention, blocked_keys};
 use super::checkpoint::{Checkpoint, LoadOptions, WeightsError};
 use super::config::ModelConfig;
-use super::embedding::{HostEmbedding, prefix_rows};
+use super::embedding::{TokenEmbedding, prefix_rows};
 use super::head::TiedHead;
 use super::input::{InputBatch, PromptPlacement};
 use super::linear::FrozenLinear;
@@ -65,7 +65,7 @@ impl XglmDecoderLayer {
 #[derive(Debug)]
 pub struct Xglm {
     pub config: ModelConfig,
-    pub embed_tokens: HostEmbedding,
+    pub embed_tokens: TokenEmbedding,
     pub layers: Vec<XglmDecoderLayer>,
     /// `model.layer_norm`, after the last layer.
     pub layer_norm: LayerNorm,
@@ -131,8 +131,7 @@ impl Xglm {
             );
         }
         let layer_norm = ckpt.layer_norm("model.layer_norm", eps, device)?.no_grad();
-        let embed_tokens = ckpt.embedding("model.embed_tokens.weight", options)?;
-        let lm_head = TiedHead::new(&embed_tokens, options.max_chunk_bytes, device);
+        let (embed_tokens, lm_head) = ckpt.token_table("model.embed_tokens.weight", device, options)?;
         Ok(Self { config: config.clone(), embed_tokens, layers, layer_norm, lm_head, device: device.clone() })
     }
 

@@ -27,7 +27,8 @@ use crate::task::sib200::Example;
 use crate::tuning::eval::{self, EvalSetup, label_scores_batch};
 use crate::tuning::prompt::{PromptConfig, SoftPrompt};
 use crate::tuning::train::{
-    LinearSchedule, LossKind, PromptTrainer, RunOutcome, TrainConfig, TrainControl, TrainError, TrainEvent, Trainer,
+    Backprop, LinearSchedule, LossKind, PromptTrainer, RunOutcome, TrainConfig, TrainControl, TrainError, TrainEvent,
+    Trainer,
 };
 
 /// The fixed shape of the timed batches.
@@ -103,12 +104,13 @@ where
 }
 
 /// Median time of one training step of the paper's recipe (suffix prompt of `shape.prompt_len`, uniform
-/// init, full-vocabulary loss, AdamW, clipping) on a full `shape` batch: forward, backward, update, and
-/// the loss read back.
+/// init, full-vocabulary loss, AdamW, clipping) on a full `shape` batch, its gradient taken as `backprop`:
+/// forward, backward, update, and the loss read back.
 pub async fn time_steps(
     model: &CausalLm,
     tokenizer: &TextTokenizer,
     shape: BenchShape,
+    backprop: Backprop,
     warmup: usize,
     reps: usize,
 ) -> Result<Timings, TrainError> {
@@ -117,6 +119,7 @@ pub async fn time_steps(
     let schedule = LinearSchedule::new(5e-3, 0.1, warmup + reps.max(1));
     let labels = label_tokens(tokenizer, &Task::Sib200.labels(family))?;
     let mut trainer = PromptTrainer::new(prompt, schedule, 1.0, LossKind::FullVocabulary, &labels);
+    trainer.set_backprop(backprop);
     let sentences = shape.sentences(model.config().vocab_size);
     let rows: Vec<&[u32]> = sentences.iter().map(Vec::as_slice).collect();
     let batch = crate::task::batch::build_batch(&rows, &shape.format(), model.config());
@@ -182,20 +185,29 @@ pub struct EpochReport {
     pub accuracy: f64,
 }
 
+/// The SIB-200 splits the epoch workload reads: English to train and validate, one language to test.
+pub struct EpochData<'a> {
+    pub train: &'a [Example],
+    pub dev: &'a [Example],
+    pub language: &'a Language,
+    pub test: &'a [Example],
+}
+
 /// One epoch of [`TrainConfig::paper`]`(10)` (k = 8 per class, batch 8, validation included) through
-/// [`Trainer::run`], then [`eval::evaluate`] of the epoch's prompt on `test` with batches of `eval_batch`.
+/// [`Trainer::run`] with gradients taken as `backprop`, then [`eval::evaluate`] of the epoch's prompt on
+/// the test split with batches of `eval_batch`.
 pub async fn epoch(
     model: &CausalLm,
     tokenizer: &TextTokenizer,
-    train_split: &[Example],
-    dev_split: &[Example],
-    language: &Language,
-    test: &[Example],
+    data: EpochData<'_>,
+    backprop: Backprop,
     eval_batch: usize,
 ) -> Result<EpochReport, TrainError> {
     let config = TrainConfig::paper(10);
     let start = Instant::now();
-    let mut trainer = Trainer::new(model, tokenizer, config.clone(), train_split, dev_split)?;
+    let EpochData { train, dev, language, test } = data;
+    let mut trainer = Trainer::new(model, tokenizer, config.clone(), train, dev)?;
+    trainer.set_backprop(backprop);
     let control = TrainControl::default();
     // Pausing at the first validation stops the run after exactly one epoch, as the CLI runs it.
     let outcome = trainer

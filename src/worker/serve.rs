@@ -24,7 +24,7 @@ use crate::task::sib200::Example;
 use crate::tuning::estimate::{self, StepShape};
 use crate::tuning::eval::{self, EvalSetup, LanguageResult};
 use crate::tuning::predict::{Prediction, predict_texts};
-use crate::tuning::train::{READBACK_EVERY, RunOutcome, TrainControl, TrainEvent, Trainer};
+use crate::tuning::train::{Backprop, READBACK_EVERY, RunOutcome, TrainControl, TrainEvent, Trainer};
 
 /// Sentences per evaluation forward pass.
 const EVAL_BATCH: usize = 32;
@@ -224,7 +224,7 @@ fn load(state: &Shared, files: LoadModel, weights: Pieces<TransferredPiece>) -> 
     tokenizer.check_against(&config).map_err(|e| format!("tokenizer.json does not fit the model: {e}"))?;
     let file = WeightsFile::named(&files.weights_name, &weights);
     // Checked for a step of the paper's batch; the page checked the same before downloading.
-    let step = estimate::step_activation_bytes(&config, files.dtype, StepShape::typical(8));
+    let step = estimate::step_activation_bytes(&config, Backprop::for_dtype(files.dtype), StepShape::typical(8));
     let max_chunk_bytes = check_fits(&backend, &files.source, &config, files.dtype, step)?;
     let options = LoadOptions { max_chunk_bytes, dtype: Some(files.dtype) };
     let model = model::load(&config, file, &device, &options).map_err(|e| format!("{}: {e}", files.weights_name))?;

@@ -51,6 +51,23 @@ pub enum Backprop {
     LayerByLayer,
 }
 
+impl Backprop {
+    /// The way for weights stored as `dtype` when memory is no concern: one graph for f32; layer by layer
+    /// for f16 and int8, whose one graph would keep an f32 copy of every weight matrix (each product's
+    /// operand) until the backward pass, more memory than f32 weights themselves.
+    pub fn for_dtype(dtype: WeightDtype) -> Backprop {
+        if dtype == WeightDtype::F32 { Backprop::WholeGraph } else { Backprop::LayerByLayer }
+    }
+
+    /// "fast" (one graph) or "lean" (layer by layer), as the command line and reports call them.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backprop::WholeGraph => "fast",
+            Backprop::LayerByLayer => "lean",
+        }
+    }
+}
+
 /// One optimizer step at a time on given batches: the prompt, AdamW's state and the schedule.
 pub struct PromptTrainer {
     pub(super) prompt: SoftPrompt,
@@ -62,7 +79,7 @@ pub struct PromptTrainer {
     /// Each class's training target: its label word's last token (full vocabulary) or its index.
     pub(super) label_ids: Vec<u32>,
     pub(super) step: usize,
-    /// `None`: whole graph for f32 weights, layer by layer for f16 and int8.
+    /// `None`: [`Backprop::for_dtype`] of the model's weights.
     pub(super) backprop: Option<Backprop>,
 }
 
@@ -115,10 +132,8 @@ impl PromptTrainer {
 
     /// Forward, backward, clip, AdamW update — all queued on the device, nothing read back.
     ///
-    /// Unless set otherwise, with f32 weights the whole forward pass is one autodiff graph. With f16 or
-    /// int8 weights that graph would keep an f32 copy of every weight matrix (each product's operand)
-    /// until the backward pass — more memory than f32 weights themselves — so the gradient is taken layer
-    /// by layer instead (see [`Backprop`]).
+    /// Unless set otherwise ([`Self::set_backprop`]), the gradient is taken as [`Backprop::for_dtype`] says
+    /// for the model's weights.
     pub fn step(&mut self, model: &CausalLm, batch: &TaskBatch, labels: &[usize]) -> StepOutput {
         self.step_reporting(model, batch, labels, &mut |_| {})
     }
@@ -133,8 +148,7 @@ impl PromptTrainer {
     ) -> StepOutput {
         let leaves: Vec<Tensor<2>> = self.prompt.params().into_iter().map(|p| p.autodiff().require_grad()).collect();
         let effective = self.prompt.with_params(leaves.clone()).expect("same shapes").effective();
-        let auto = if model.weight_dtype() == WeightDtype::F32 { Backprop::WholeGraph } else { Backprop::LayerByLayer };
-        let (loss, grads) = match self.backprop.unwrap_or(auto) {
+        let (loss, grads) = match self.backprop.unwrap_or(Backprop::for_dtype(model.weight_dtype())) {
             Backprop::WholeGraph => {
                 let layers = model.layer_count();
                 let (first, context) = model.embed(&batch.input, Some(effective));

@@ -9,7 +9,7 @@ use web_time::Instant;
 
 use super::recipe::TrainConfig;
 use super::schedule::LinearSchedule;
-use super::step::{PromptTrainer, StepOutput, StepProgress};
+use super::step::{Backprop, PromptTrainer, StepOutput, StepProgress};
 use crate::backend::{ReadbackError, read_f32};
 use crate::model::tokenizer::{TextTokenizer, TokenizeError};
 use crate::model::{CausalLm, Family};
@@ -208,6 +208,11 @@ impl Trainer {
     /// a minute, and the page shows where it has got to.
     pub fn report_step_progress(&mut self, report: impl FnMut(StepProgress) + 'static) {
         self.step_progress = Some(Box::new(report));
+    }
+
+    /// Takes each step's gradient this way (see [`Backprop`]) instead of by the weights' dtype.
+    pub fn set_backprop(&mut self, backprop: Backprop) {
+        self.inner.set_backprop(backprop);
     }
 
     pub fn config(&self) -> &TrainConfig {
