@@ -108,7 +108,8 @@ impl CausalLm {
     pub fn logits_at(&self, hidden: Tensor<3>, positions: &[usize], tokens: Option<&[u32]>) -> Tensor<2> {
         let rows = head::at_positions(hidden, positions);
         match tokens {
-            Some(tokens) => head::restricted(rows, self.embedding(), tokens, self.device()),
+            // Scores for those K rows of the table only.
+            Some(tokens) => rows.matmul(self.embedding().rows(tokens, self.device()).transpose()),
             None => self.head().full(rows),
         }
     }

@@ -8,7 +8,6 @@
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{DType, Device, IndexingUpdateOp, Int, Tensor, TensorData};
 
-use super::embedding::TokenEmbedding;
 use crate::model::quant::{self, Matrix, WeightDtype};
 
 /// The default chunk size: WebGPU's default `maxStorageBufferBindingSize`.
@@ -133,11 +132,6 @@ impl TiedHead {
             .expect("a head has chunks");
         (loss, rows_grad)
     }
-}
-
-/// Scores for the given token ids only: `[N, K]`, from just those K rows of the table.
-pub fn restricted(hidden: Tensor<2>, embedding: &TokenEmbedding, tokens: &[u32], device: &Device) -> Tensor<2> {
-    hidden.matmul(embedding.rows(tokens, device).transpose())
 }
 
 /// The hidden state at `positions[b]` of each row of `hidden` `[B, T, H]`: `[B, H]`.
